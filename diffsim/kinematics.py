@@ -150,9 +150,12 @@ def two_body_momentum(s: Scalar, m1: Scalar, m2: Scalar) -> Scalar:
     """Momentum of either daughter in the rest frame of a decay ``√s → m1 m2``:
     ``|p*| = sqrt(λ(s, m1², m2²))/(2√s)`` (GeV; ``s`` in GeV², masses in GeV).
 
+    ``λ`` is evaluated in its factorised form ``(s - (m1+m2)²)(s - (m1-m2)²)``, which keeps
+    full relative precision near threshold (the expanded form loses it to cancellation).
     Zero, with zero gradient, at and below threshold.
     """
-    return safe_sqrt(kallen_lambda(s, m1**2, m2**2)) / (2.0 * jnp.sqrt(s))
+    lam = (s - (m1 + m2) ** 2) * (s - (m1 - m2) ** 2)
+    return safe_sqrt(lam) / (2.0 * jnp.sqrt(s))
 
 
 def boost(p: FourVector, beta: Float[Array, "*batch 3"]) -> FourVector:

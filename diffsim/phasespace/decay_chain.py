@@ -27,7 +27,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from diffsim.kinematics import mass_squared
+from diffsim.kinematics import mass_squared, minkowski_dot
 from diffsim.phasespace.batching import broadcast_batch
 from diffsim.phasespace.invariants import InvariantMap
 from diffsim.phasespace.twobody import TwoBodyDecay
@@ -76,9 +76,10 @@ def _threshold(node) -> Float[Array, ""]:
     return sum(leaf.mass for leaf in node.leaves())
 
 
-def _sample_split(node_left, node_right, r, parent, offset, out):
-    """Sample one split of ``parent`` (consuming ``r`` from ``offset``); fills ``out``."""
-    sqrt_s = jnp.sqrt(mass_squared(parent))
+def _sample_split(node_left, node_right, r, parent, sqrt_s, offset, out):
+    """Sample one split of ``parent`` of mass ``sqrt_s`` (consuming ``r`` from ``offset``);
+    fills ``out``. The sampled masses are passed down, never recomputed from boosted
+    four-vectors."""
     log_w = jnp.zeros_like(sqrt_s)
     masses = []
     for child, sibling in ((node_left, node_right), (node_right, node_left)):
@@ -92,30 +93,49 @@ def _sample_split(node_left, node_right, r, parent, offset, out):
             offset += 1
         else:
             masses.append(child.mass)
-    pair, log_w_decay = TwoBodyDecay().forward(r[..., offset : offset + 2], parent, *masses)
+    pair, log_w_decay = TwoBodyDecay().forward(
+        r[..., offset : offset + 2], parent, *masses, parent_mass=sqrt_s
+    )
     log_w += log_w_decay
     offset += 2
-    for child, momentum in ((node_left, pair[..., 0, :]), (node_right, pair[..., 1, :])):
+    for child, momentum, child_mass in zip((node_left, node_right), (pair[..., 0, :], pair[..., 1, :]), masses):
         if isinstance(child, Propagator):
-            log_w_child, offset = _sample_split(child.left, child.right, r, momentum, offset, out)
+            log_w_child, offset = _sample_split(
+                child.left, child.right, r, momentum, child_mass, offset, out
+            )
             log_w += log_w_child
         else:
             out[child.index] = momentum
     return log_w, offset
 
 
+def _node_momentum_and_invariant(node, momenta):
+    """Momentum and invariant mass² of a subtree, ``s = s_L + s_R + 2 p_L·p_R`` recursively
+    with the nominal final-state masses at the leaves: sums of positive pair products,
+    which keep their relative precision near threshold (unlike ``(Σ p)²``)."""
+    if isinstance(node, FinalState):
+        momentum = momenta[..., node.index, :]
+        return momentum, jnp.broadcast_to(jnp.asarray(node.mass, momentum.dtype) ** 2, momentum.shape[:-1])
+    p_left, s_left = _node_momentum_and_invariant(node.left, momenta)
+    p_right, s_right = _node_momentum_and_invariant(node.right, momenta)
+    return p_left + p_right, s_left + s_right + 2.0 * minkowski_dot(p_left, p_right)
+
+
 def _invert_split(node_left, node_right, momenta, offset, out):
     """Recover the numbers of one split from ``momenta``; fills ``out[offset]``."""
     children = (node_left, node_right)
-    child_momenta = [sum(momenta[..., leaf.index, :] for leaf in c.leaves()) for c in children]
-    parent = child_momenta[0] + child_momenta[1]
-    sqrt_s = jnp.sqrt(mass_squared(parent))
+    child_momenta, child_invariants = zip(
+        *(_node_momentum_and_invariant(child, momenta) for child in children)
+    )
+    s_parent = (
+        child_invariants[0] + child_invariants[1] + 2.0 * minkowski_dot(*child_momenta)
+    )
+    sqrt_s = jnp.sqrt(s_parent)
     log_w = jnp.zeros_like(sqrt_s)
     masses = []
-    for child, sibling, momentum in zip(children, children[::-1], child_momenta):
+    for child, sibling, s in zip(children, children[::-1], child_invariants):
         if isinstance(child, Propagator):
             other = masses[0] if masses else _threshold(sibling)
-            s = mass_squared(momentum)
             out[offset], log_w_s = child.invariant.inverse(
                 s, _threshold(child) ** 2, (sqrt_s - other) ** 2
             )
@@ -167,7 +187,8 @@ class DecayChain(eqx.Module):
             raise ValueError(f"DecayChain needs r[..., {self.n_random}], got shape {r.shape}")
         r, p_total = broadcast_batch((r, 1), (p_total, 1))
         out: dict[int, Array] = {}
-        log_w, _ = _sample_split(self.left, self.right, r, p_total, 0, out)
+        sqrt_s = jnp.sqrt(mass_squared(p_total))
+        log_w, _ = _sample_split(self.left, self.right, r, p_total, sqrt_s, 0, out)
         return jnp.stack([out[i] for i in range(self.n_particles)], axis=-2), log_w
 
     def inverse(

@@ -15,6 +15,7 @@ from diffsim.kinematics import (
     boost_from_rest_frame,
     boost_to_rest_frame,
     mass_squared,
+    minkowski_dot,
     phi,
     safe_sqrt,
     two_body_momentum,
@@ -53,26 +54,42 @@ class TwoBodyDecay(eqx.Module):
     ``parent`` ``(..., 4)``, daughter masses in GeV and ``momenta`` ``(..., 2, 4)``;
     ``inverse(momenta, m1, m2) -> (r, log_w)``. ``log_w`` is ``log dΦ_2`` per unit of
     ``r`` (module docstring).
+
+    Precision: pass ``parent_mass`` when it is known (a propagator's sampled mass) rather
+    than letting it be recomputed from a boosted four-vector; the inverse takes the
+    invariant from the daughters, ``s = m1² + m2² + 2 p1·p2``, which keeps its relative
+    precision near threshold even for fast daughters of very different energies.
     """
 
     def forward(
-        self, r: Float[Array, "*batch 2"], parent: Float[Array, "*batch 4"], m1: ArrayLike, m2: ArrayLike
+        self,
+        r: Float[Array, "*batch 2"],
+        parent: Float[Array, "*batch 4"],
+        m1: ArrayLike,
+        m2: ArrayLike,
+        parent_mass: ArrayLike | None = None,
     ) -> tuple[Float[Array, "*batch 2 4"], Float[Array, "*batch"]]:
-        r, parent, m1, m2 = broadcast_batch((r, 1), (parent, 1), (m1, 0), (m2, 0))
-        s = mass_squared(parent)
+        if parent_mass is None:
+            parent_mass = jnp.sqrt(mass_squared(parent))
+        r, parent, m1, m2, parent_mass = broadcast_batch(
+            (r, 1), (parent, 1), (m1, 0), (m2, 0), (parent_mass, 0)
+        )
+        s = parent_mass**2
         p_star = two_body_momentum(s, m1, m2)
         direction = direction_from_unit_square(r) * p_star[..., None]
         e1 = jnp.sqrt(p_star**2 + m1**2)
         e2 = jnp.sqrt(p_star**2 + m2**2)
         p1 = jnp.concatenate([e1[..., None], direction], axis=-1)
         p2 = jnp.concatenate([e2[..., None], -direction], axis=-1)
-        momenta = boost_from_rest_frame(jnp.stack([p1, p2], axis=-2), parent[..., None, :])
+        momenta = boost_from_rest_frame(
+            jnp.stack([p1, p2], axis=-2), parent[..., None, :], parent_mass[..., None]
+        )
         return momenta, _two_body_log_weight(s, p_star)
 
     def inverse(
         self, momenta: Float[Array, "*batch 2 4"], m1: ArrayLike, m2: ArrayLike
     ) -> tuple[Float[Array, "*batch 2"], Float[Array, "*batch"]]:
         parent = momenta[..., 0, :] + momenta[..., 1, :]
-        s = mass_squared(parent)
-        rest = boost_to_rest_frame(momenta[..., 0, :], parent)
+        s = m1**2 + m2**2 + 2.0 * minkowski_dot(momenta[..., 0, :], momenta[..., 1, :])
+        rest = boost_to_rest_frame(momenta[..., 0, :], parent, jnp.sqrt(s))
         return unit_square_from_direction(rest), _two_body_log_weight(s, two_body_momentum(s, m1, m2))

@@ -120,6 +120,14 @@ def test_two_body_momentum_closed_form():
     mt, mw, mb = 173.0, 80.419002, 4.7
     expected = np.sqrt((mt**2 - (mw + mb) ** 2) * (mt**2 - (mw - mb) ** 2)) / (2 * mt)
     assert_close(k.two_body_momentum(mt**2, mw, mb), expected, rtol=1e-14)
+    assert_close(k.kallen_lambda(mt**2, mw**2, mb**2), (2 * mt * expected) ** 2, rtol=1e-12)
+
+
+def test_two_body_momentum_keeps_precision_near_threshold():
+    # s = 1 + 2⁻³⁰ GeV² is exact in binary; for m1 = 1, m2 = 0, λ = (s - 1)² = 2⁻⁶⁰ exactly,
+    # which the expanded form s² + 1 - 2s rounds to zero.
+    s = 1.0 + 2.0**-30
+    assert_close(k.two_body_momentum(s, 1.0, 0.0), 2.0**-30 / (2 * np.sqrt(s)), rtol=1e-15)
 
 
 BOUNDARY_POINTS = {
