@@ -1,0 +1,125 @@
+"""Throughput of |M|² for every sm / Z′ process on the CPU (issue: helicity amplitudes).
+
+For each process: compile time (separately), evaluations per second at batch 10⁵ after
+compilation in float64 and float32, and the throughput of value-and-grad of the batch sum
+w.r.t. every model input (the gradient a parameter fit takes) with its cost ratio to the
+value alone. The run is pinned to one CPU core with XLA's multi-threaded Eigen switched off,
+so "per core" means per core. Targets (issue 3): g g > t t~ ≥ 10⁶ evaluations/s per core in
+float64, value-and-grad ≤ 3× the value, compile ≤ 10 s per process.
+
+Writes benchmarks/results/matrix_elements.json and .md. Usage:
+
+    python benchmarks/matrix_elements.py [--batch 100000] [--repeats 3] [--processes "g g > t t~" ...]
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import time
+
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+import equinox as eqx  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+import diffsim  # noqa: E402
+from diffsim.models import sm, zprime  # noqa: E402
+from diffsim.phasespace import RamboOnDiet  # noqa: E402
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+SQRT_S = 1500.0
+
+
+def momenta_for(process, batch, dtype):
+    masses = np.asarray(process.masses(), dtype=float)
+    e = SQRT_S / 2
+    beams = np.zeros((batch, 2, 4))
+    beams[:, :, 0] = e
+    beams[:, 0, 3] = np.sqrt(e**2 - masses[0] ** 2)
+    beams[:, 1, 3] = -np.sqrt(e**2 - masses[1] ** 2)
+    rambo = RamboOnDiet(masses[2:])
+    r = jax.random.uniform(jax.random.key(0), (batch, rambo.n_random), dtype=jnp.float64)
+    final, _ = eqx.filter_jit(rambo.forward)(r, jnp.array([SQRT_S, 0.0, 0.0, 0.0]))
+    return jnp.concatenate([jnp.asarray(beams), final], axis=-2).astype(dtype)
+
+
+def timed(function, *args, repeats):
+    start = time.perf_counter()
+    compiled = function.lower(*args).compile()
+    compile_seconds = time.perf_counter() - start
+    jax.block_until_ready(compiled(*args))  # warm-up
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        best = min(best, time.perf_counter() - start)
+    return compile_seconds, best
+
+
+def measure(model_name, name, batch, repeats):
+    process = (sm if model_name == "sm" else zprime).process(name)
+    row = {"model": model_name, "process": name, "batch": batch, "diagrams": process.n_diagrams,
+           "helicities": len(process.helicity_table())}
+    for dtype in (jnp.float64, jnp.float32):
+        p = momenta_for(process, batch, dtype)
+        params = jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype), process.model)
+        value = jax.jit(lambda q, theta: process.matrix_element(q, theta))
+        compile_s, seconds = timed(value, p, params, repeats=repeats)
+        key = "f64" if dtype == jnp.float64 else "f32"
+        row[f"compile_s_{key}"] = compile_s
+        row[f"evals_per_s_{key}"] = batch / seconds
+        if dtype == jnp.float64:
+            grad = jax.jit(jax.value_and_grad(lambda theta, q: process.matrix_element(q, theta).sum()))
+            compile_g, seconds_g = timed(grad, params, p, repeats=repeats)
+            row["compile_s_value_and_grad"] = compile_g
+            row["value_and_grad_per_s_f64"] = batch / seconds_g
+            row["grad_cost_ratio"] = seconds_g / seconds
+            row["n_inputs"] = len(jax.tree_util.tree_leaves(params))
+    return row
+
+
+def markdown(rows):
+    lines = [
+        "| process | diagrams | f64 evals/s/core | f32 evals/s/core | value+grad evals/s | grad/value cost | compile s (value / grad) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| `{r['process']}` ({r['model']}) | {r['diagrams']} | {r['evals_per_s_f64']:.3g} | "
+            f"{r['evals_per_s_f32']:.3g} | {r['value_and_grad_per_s_f64']:.3g} | {r['grad_cost_ratio']:.2f} | "
+            f"{r['compile_s_f64']:.1f} / {r['compile_s_value_and_grad']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--processes", nargs="*", default=None, help="subset of process strings")
+    args = parser.parse_args()
+    diffsim.enable_x64()
+    todo = [("sm", n) for n in sm.PROCESSES] + [("zprime", n) for n in zprime.PROCESSES]
+    if args.processes:
+        todo = [(m, n) for m, n in todo if n in args.processes]
+    rows = []
+    for model_name, name in todo:
+        row = measure(model_name, name, args.batch, args.repeats)
+        rows.append(row)
+        print(f"{name:>16} ({model_name}): {row['evals_per_s_f64']:.3g}/s f64, {row['evals_per_s_f32']:.3g}/s f32, "
+              f"grad ratio {row['grad_cost_ratio']:.2f}, compile {row['compile_s_f64']:.1f} s", flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    meta = {"device": jax.devices()[0].device_kind, "jax": jax.__version__, "cores": 1,
+            "targets": {"g g > t t~ f64 evals/s/core": 1e6, "grad/value cost": 3.0, "compile s": 10.0}}
+    (RESULTS / "matrix_elements.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    (RESULTS / "matrix_elements.md").write_text(markdown(rows))
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Fermion-pair annihilation through s-channel vector bosons, ``f f̄ → F F̄``.
+
+One diagram per exchanged boson ``V``: the incoming pair forms the off-shell current
+``J_V = <f̄| γ^μ (g_L P_L + g_R P_R) |f> / (s − M_V² + i M_V Γ_V)`` (HELAS/ALOHA
+conventions), which is closed on the outgoing pair. With colourless bosons (γ, Z, Z′) this
+is ``e⁺e⁻ → μ⁺μ⁻``, ``e⁺e⁻ → tt̄`` or Drell–Yan ``qq̄ → ℓ⁺ℓ⁻``; with the gluon it is
+``qq̄ → QQ̄`` at order αs² (colour ``T^a_{ji} T^a_{kl}``). Which bosons are exchanged is the
+model's choice (:meth:`couplings` of the parameter set), matching MadGraph's default of
+the lowest order in the electroweak coupling.
+"""
+
+from collections.abc import Sequence
+
+import jax.numpy as jnp
+import numpy as np
+
+from diffsim.amplitudes import ffv_amplitude, ffv_vector_current
+from diffsim.models.colour import T, colour_matrix
+from diffsim.models.particles import Particle
+from diffsim.models.process import DiagramTopology, External, Process, SChannel
+
+__all__ = ["FermionPairAnnihilation"]
+
+
+def _fermion_first(pair: Sequence[int], externals: Sequence[External]) -> tuple[int, int]:
+    """Positions of (particle, antiparticle) within a fermion pair."""
+    first, second = pair
+    return (second, first) if externals[first].particle.is_antiparticle else (first, second)
+
+
+def _colour_tensor(externals, boson: Particle, incoming, outgoing) -> np.ndarray:
+    """Colour of one diagram as a tensor over the coloured legs in process order.
+
+    Gluon: incoming quark ``i`` and antiquark ``j`` give ``T^a_{ji}``, outgoing quark ``k``
+    and antiquark ``l`` give ``T^a_{kl}``. Colourless boson: ``δ`` within each quark pair.
+    """
+    coloured = [i for i, e in enumerate(externals) if abs(e.particle.colour) == 3]
+    if not coloured:
+        return np.ones(())
+    letters = dict(zip(coloured, "ijkl"))
+    (q_in, qbar_in), (q_out, qbar_out) = incoming, outgoing
+    if boson.colour == 8:
+        specs = [f"a{letters[qbar_in]}{letters[q_in]}", f"a{letters[q_out]}{letters[qbar_out]}"]
+        operands = [T, T]
+    else:
+        pairs = [(q, qbar) for q, qbar in (incoming, outgoing) if q in letters]
+        specs = [f"{letters[q]}{letters[qbar]}" for q, qbar in pairs]
+        operands = [np.eye(3)] * len(pairs)
+    return np.einsum(",".join(specs) + "->" + "".join(letters[i] for i in coloured), *operands)
+
+
+class FermionPairAnnihilation(Process):
+    """``f f̄ → F F̄`` (either incoming order) via the s-channel bosons ``bosons``."""
+
+    bosons: tuple[Particle, ...] = ()
+    incoming_pair: tuple[int, int] = (0, 1)
+    outgoing_pair: tuple[int, int] = (2, 3)
+
+    def __init__(self, model, name: str, externals: Sequence[External], bosons: Sequence[Particle]):
+        self.model = model
+        self.name = name
+        self.externals = tuple(externals)
+        self.bosons = tuple(bosons)
+        self.incoming_pair = _fermion_first((0, 1), self.externals)
+        self.outgoing_pair = _fermion_first((2, 3), self.externals)
+        self.term_diagram = tuple(range(len(self.bosons)))
+        self.colour = colour_matrix(
+            [_colour_tensor(self.externals, b, self.incoming_pair, self.outgoing_pair) for b in self.bosons]
+        )
+        self.diagrams = tuple(DiagramTopology(s_channels=(SChannel(b, (2, 3)),)) for b in self.bosons)
+
+    def terms(self, model, wavefunctions):
+        fermion_in, antifermion_in = (self.externals[i].particle for i in self.incoming_pair)
+        fermion_out, _ = (self.externals[i].particle for i in self.outgoing_pair)
+        # Incoming line <f̄| Γ |f>: the antifermion's oxxxxx closes the fermion's ixxxxx.
+        bra_in, ket_in = wavefunctions[self.incoming_pair[1]], wavefunctions[self.incoming_pair[0]]
+        # Outgoing line <F| Γ |F̄>.
+        bra_out, ket_out = wavefunctions[self.outgoing_pair[0]], wavefunctions[self.outgoing_pair[1]]
+        amplitudes = []
+        for boson in self.bosons:
+            g_in = model.vector_coupling(boson, fermion_in)
+            g_out = model.vector_coupling(boson, fermion_out)
+            current = ffv_vector_current(bra_in, ket_in, *g_in, model.mass(boson), model.width(boson))
+            amplitudes.append(ffv_amplitude(bra_out, ket_out, current, *g_out))
+        return jnp.stack(amplitudes, axis=-1)
