@@ -37,35 +37,64 @@ from jaxtyping import Array, ArrayLike, Complex, Float
 from diffsim.kinematics import minkowski_dot
 
 __all__ = [
-    "GAMMA",
     "METRIC",
     "chiral",
     "denominator",
     "flow_momentum",
-    "fermion_numerator",
-    "slash",
+    "row_slash",
+    "slash_column",
+    "vector_bilinear",
     "vector_numerator",
 ]
 
 METRIC = np.diag([1.0, -1.0, -1.0, -1.0])
 """Minkowski metric ``g_{μν} = diag(+1, -1, -1, -1)``."""
 
+# In this basis γ^μ = [[0, σ^μ], [σ̄^μ, 0]] with σ^μ = (1, σ⃗), σ̄^μ = (1, -σ⃗), so
+# a̸ = [[0, a·σ], [a·σ̄, 0]] with the 2×2 blocks
+#   a·σ = [[a⁰ - a³, -a¹ + i a²], [-a¹ - i a², a⁰ + a³]],
+#   a·σ̄ = [[a⁰ + a³,  a¹ - i a²], [ a¹ + i a², a⁰ - a³]].
+# The products below are written out component by component (as ALOHA does), so XLA fuses
+# each vertex into one elementwise loop instead of batched 4×4 matrix products.
 
-def _gamma_matrices() -> np.ndarray:
-    pauli = np.array(
-        [[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]],
-        dtype=np.complex128,
+
+def _blocks(a):
+    a0, a1, a2, a3 = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
+    sigma = ((a0 - a3, -a1 + 1j * a2), (-a1 - 1j * a2, a0 + a3))
+    sigma_bar = ((a0 + a3, a1 - 1j * a2), (a1 + 1j * a2, a0 - a3))
+    return sigma, sigma_bar
+
+
+def slash_column(a: Complex[ArrayLike, "*batch 4"], c: Complex[Array, "*batch 4"]) -> Complex[Array, "*batch 4"]:
+    """``a̸ c`` for a contravariant four-vector ``a`` and a column spinor ``c``."""
+    (s00, s01), (s10, s11) = _blocks(jnp.asarray(a))[0]
+    (b00, b01), (b10, b11) = _blocks(jnp.asarray(a))[1]
+    c0, c1, c2, c3 = c[..., 0], c[..., 1], c[..., 2], c[..., 3]
+    return jnp.stack([s00 * c2 + s01 * c3, s10 * c2 + s11 * c3, b00 * c0 + b01 * c1, b10 * c0 + b11 * c1], axis=-1)
+
+
+def row_slash(r: Complex[Array, "*batch 4"], a: Complex[ArrayLike, "*batch 4"]) -> Complex[Array, "*batch 4"]:
+    """``r a̸`` for a row spinor ``r`` and a contravariant four-vector ``a``."""
+    (s00, s01), (s10, s11) = _blocks(jnp.asarray(a))[0]
+    (b00, b01), (b10, b11) = _blocks(jnp.asarray(a))[1]
+    r0, r1, r2, r3 = r[..., 0], r[..., 1], r[..., 2], r[..., 3]
+    return jnp.stack([r2 * b00 + r3 * b10, r2 * b01 + r3 * b11, r0 * s00 + r1 * s10, r0 * s01 + r1 * s11], axis=-1)
+
+
+def vector_bilinear(r: Complex[Array, "*batch 4"], c: Complex[Array, "*batch 4"]) -> Complex[Array, "*batch 4"]:
+    """``J^μ = r γ^μ c = r_L σ^μ c_R + r_R σ̄^μ c_L`` (contravariant) for a row ``r`` and
+    a column ``c`` spinor."""
+    r0, r1, r2, r3 = r[..., 0], r[..., 1], r[..., 2], r[..., 3]
+    c0, c1, c2, c3 = c[..., 0], c[..., 1], c[..., 2], c[..., 3]
+    return jnp.stack(
+        [
+            r0 * c2 + r1 * c3 + r2 * c0 + r3 * c1,
+            r0 * c3 + r1 * c2 - r2 * c1 - r3 * c0,
+            1j * (-r0 * c3 + r1 * c2 + r2 * c1 - r3 * c0),
+            r0 * c2 - r1 * c3 - r2 * c0 + r3 * c1,
+        ],
+        axis=-1,
     )
-    zero = np.zeros((2, 2), dtype=np.complex128)
-    gamma = [np.block([[zero, pauli[0]], [pauli[0], zero]])]
-    gamma += [np.block([[zero, pauli[k]], [-pauli[k], zero]]) for k in (1, 2, 3)]
-    return np.stack(gamma)
-
-
-GAMMA = _gamma_matrices()
-"""``GAMMA[μ]`` = γ^μ (upper index) in the HELAS chiral basis, shape ``(4, 4, 4)``."""
-
-_GAMMA_LOWER = GAMMA * np.diag(METRIC)[:, None, None]  # γ_μ
 
 
 def flow_momentum(w: Complex[Array, "*batch n"]) -> Float[Array, "*batch 4"]:
@@ -75,14 +104,9 @@ def flow_momentum(w: Complex[Array, "*batch n"]) -> Float[Array, "*batch 4"]:
     ``sxxxxx`` ``+nss·p`` (GeV), so e.g. an incoming fermion (``nsf = +1``) reads ``-p``.
     """
     w = jnp.asarray(w)
-    return jnp.stack([w[..., 0].real, w[..., 1].real, w[..., 1].imag, w[..., 0].imag], axis=-1)
-
-
-def slash(a: Complex[ArrayLike, "*batch 4"]) -> Complex[Array, "*batch 4 4"]:
-    """Feynman slash ``a̸ = γ^μ a_μ`` of a contravariant (real or complex) four-vector."""
-    a = jnp.asarray(a)
-    dtype = jnp.result_type(a.dtype, jnp.complex64)
-    return jnp.einsum("...m,mij->...ij", a, jnp.asarray(_GAMMA_LOWER, dtype=dtype))
+    return jnp.stack(
+        [w[..., 0].real, w[..., 1].real, w[..., 1].imag, w[..., 0].imag], axis=-1
+    )
 
 
 def chiral(
@@ -102,14 +126,6 @@ def denominator(
 ) -> Complex[Array, "*batch"]:
     """MadGraph's fixed-width propagator denominator ``p² - M(M - iΓ)`` (GeV²)."""
     return minkowski_dot(p, p) - mass * (mass - 1j * width)
-
-
-def fermion_numerator(q: Float[Array, "*batch 4"], mass: ArrayLike) -> Complex[Array, "*batch 4 4"]:
-    """Numerator ``q̸ + M`` of the fermion propagator, ``q`` along the fermion arrow (GeV)."""
-    q_slash = slash(q)
-    return q_slash + jnp.asarray(mass, dtype=q_slash.dtype)[..., None, None] * jnp.eye(
-        4, dtype=q_slash.dtype
-    )
 
 
 def vector_numerator(

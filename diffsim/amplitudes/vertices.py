@@ -39,12 +39,12 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Complex
 
 from diffsim.amplitudes.propagators import (
-    GAMMA,
     chiral,
     denominator,
-    fermion_numerator,
     flow_momentum,
-    slash,
+    row_slash,
+    slash_column,
+    vector_bilinear,
     vector_numerator,
 )
 from diffsim.kinematics import minkowski_dot
@@ -119,22 +119,20 @@ def _scalar_offshell(structure, flow, mass, width) -> Wave3:
 def _fermion_out(row, flow, mass, width) -> Wave6:
     """Row spinor ``row · i(q̸ + M)/D`` with ``q = +Σ flows`` (ALOHA ``_1``)."""
     q = flow_momentum(flow)
-    spinor = jnp.einsum("...i,...ij->...j", row, fermion_numerator(q, mass))
+    spinor = row_slash(row, q) + jnp.asarray(mass)[..., None] * row
     return _join(flow, 1j * spinor / denominator(q, mass, width)[..., None])
 
 
 def _fermion_in(column, flow, mass, width) -> Wave6:
     """Column spinor ``i(q̸ + M)/D · column`` with ``q = -Σ flows`` (ALOHA ``_2``)."""
     q = -flow_momentum(flow)
-    spinor = jnp.einsum("...ij,...j->...i", fermion_numerator(q, mass), column)
+    spinor = slash_column(q, column) + jnp.asarray(mass)[..., None] * column
     return _join(flow, 1j * spinor / denominator(q, mass, width)[..., None])
 
 
 def _vector_bilinear(f_bar: Array, f: Array, g_left, g_right) -> Complex[Array, "*batch 4"]:
     """``J^μ = ψ̄ γ^μ (g_L P_L + g_R P_R) ψ``."""
-    gamma = jnp.asarray(GAMMA, dtype=jnp.result_type(f_bar.dtype, f.dtype))
-    projected = chiral(f[..., 2:], g_left, g_right)
-    return jnp.einsum("...i,mij,...j->...m", f_bar[..., 2:], gamma, projected)
+    return vector_bilinear(f_bar[..., 2:], chiral(f[..., 2:], g_left, g_right))
 
 
 # --------------------------------------------------------------------------- FFV
@@ -180,7 +178,7 @@ def ffv_fermion_out(
     ``mass``/``width`` of the internal fermion (GeV).
     """
     f_bar, v = _wave(f_bar, 6, "f_bar"), _wave(v, 6, "v")
-    row = chiral(jnp.einsum("...i,...ij->...j", f_bar[..., 2:], slash(v[..., 2:])), g_left, g_right)
+    row = chiral(row_slash(f_bar[..., 2:], v[..., 2:]), g_left, g_right)
     return _fermion_out(row, _sum_flows(f_bar, v), mass, width)
 
 
@@ -195,7 +193,7 @@ def ffv_fermion_in(
     ``mass``/``width`` of the internal fermion (GeV).
     """
     f, v = _wave(f, 6, "f"), _wave(v, 6, "v")
-    column = jnp.einsum("...ij,...j->...i", slash(v[..., 2:]), chiral(f[..., 2:], g_left, g_right))
+    column = slash_column(v[..., 2:], chiral(f[..., 2:], g_left, g_right))
     return _fermion_in(column, _sum_flows(f, v), mass, width)
 
 
