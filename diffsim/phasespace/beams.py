@@ -3,7 +3,7 @@
 ``(x₁, x₂)`` are drawn through ``ŝ = x₁ x₂ S`` and the rapidity ``y = ½ ln(x₁/x₂)`` of
 the partonic system: ``ŝ`` by an :class:`~diffsim.phasespace.invariants.InvariantMap` on
 ``[ŝ_min, S]`` (logarithmic by default, i.e. flat in ``ln τ``; a Breit–Wigner map puts
-the points on a resonance), ``y`` uniformly in ``[½ ln τ, -½ ln τ]`` with ``τ = ŝ/S``.
+the points on a resonance; an upper bound ``s_max < S`` restricts the range), ``y`` uniformly in ``[½ ln τ, -½ ln τ]`` with ``τ = ŝ/S``.
 Weight convention: ``∫ dx₁ dx₂ f = E_r[f(x(r)) w(r)]``; since ``dx₁ dx₂ = dτ dy``,
 ``w = (dŝ/dr₀) / S · ln(1/τ)``.
 """
@@ -31,28 +31,31 @@ def parton_momenta(x: Float[Array, "*batch 2"], s_hadronic: ArrayLike) -> Float[
 
 
 class PartonFractions(eqx.Module):
-    """Bijection ``r ∈ [0,1]² → (x₁, x₂)`` with ``x₁ x₂ S ∈ [s_min, S]``.
+    """Bijection ``r ∈ [0,1]² → (x₁, x₂)`` with ``x₁ x₂ S ∈ [s_min, s_max]``.
 
-    ``forward(r, s_hadronic, s_min) -> (x (..., 2), log_w)``;
-    ``inverse(x, s_hadronic, s_min) -> (r, log_w)``. Energies squared in GeV².
+    ``forward(r, s_hadronic, s_min, s_max=None) -> (x (..., 2), log_w)``;
+    ``inverse(x, s_hadronic, s_min, s_max=None) -> (r, log_w)``; ``s_max`` defaults to
+    ``S = s_hadronic``. Energies squared in GeV².
     """
 
     invariant: InvariantMap = PowerLawInvariant(nu=1.0)
 
     def forward(
-        self, r: Float[Array, "*batch 2"], s_hadronic: ArrayLike, s_min: ArrayLike
+        self, r: Float[Array, "*batch 2"], s_hadronic: ArrayLike, s_min: ArrayLike, s_max: ArrayLike | None = None
     ) -> tuple[Float[Array, "*batch 2"], Float[Array, "*batch"]]:
-        s_hat, log_w_s = self.invariant.forward(r[..., 0], s_min, s_hadronic)
+        s_max = s_hadronic if s_max is None else s_max
+        s_hat, log_w_s = self.invariant.forward(r[..., 0], s_min, s_max)
         log_tau = jnp.log(s_hat / s_hadronic)
         y = 0.5 * log_tau * (1.0 - 2.0 * r[..., 1])
         x = jnp.exp(jnp.stack([0.5 * log_tau + y, 0.5 * log_tau - y], axis=-1))
         return x, log_w_s - jnp.log(s_hadronic) + jnp.log(-log_tau)
 
     def inverse(
-        self, x: Float[Array, "*batch 2"], s_hadronic: ArrayLike, s_min: ArrayLike
+        self, x: Float[Array, "*batch 2"], s_hadronic: ArrayLike, s_min: ArrayLike, s_max: ArrayLike | None = None
     ) -> tuple[Float[Array, "*batch 2"], Float[Array, "*batch"]]:
+        s_max = s_hadronic if s_max is None else s_max
         log_tau = jnp.log(x[..., 0]) + jnp.log(x[..., 1])
-        r_s, log_w_s = self.invariant.inverse(jnp.exp(log_tau) * s_hadronic, s_min, s_hadronic)
+        r_s, log_w_s = self.invariant.inverse(jnp.exp(log_tau) * s_hadronic, s_min, s_max)
         y = 0.5 * (jnp.log(x[..., 0]) - jnp.log(x[..., 1]))
         r_y = 0.5 * (1.0 - y / (0.5 * log_tau))
         return jnp.stack([r_s, r_y], axis=-1), log_w_s - jnp.log(s_hadronic) + jnp.log(-log_tau)

@@ -279,6 +279,24 @@ def test_parton_fractions_cover_dx1_dx2():
         assert np.all((x > 0) & (x <= 1)) and np.all(x[:, 0] * x[:, 1] * s_hadronic >= s_min * (1 - 1e-12))
 
 
+def test_parton_fractions_with_an_upper_bound():
+    """∫ dx₁ dx₂ θ(ŝ_min < x₁x₂S < ŝ_max) x₁ x₂ = ∫_{τ0}^{τ1} dτ τ ln(1/τ) (5σ), and the round trip."""
+    s_hadronic, s_min, s_max = 13000.0**2, 200.0**2, 3000.0**2
+
+    def antiderivative(t):  # d/dτ of this is τ ln(1/τ)
+        return -(t**2) * math.log(t) / 2 + t**2 / 4
+
+    exact = antiderivative(s_max / s_hadronic) - antiderivative(s_min / s_hadronic)
+    mapping = PartonFractions()
+    x, log_w = mapping.forward(uniform(14, (200_000, 2)), s_hadronic, s_min, s_max)
+    values = jnp.exp(log_w) * x[:, 0] * x[:, 1]
+    assert_within_sigma(values.mean(), values.std() / math.sqrt(values.size), exact, what="bounded")
+    assert np.all(x[:, 0] * x[:, 1] * s_hadronic <= s_max * (1 + 1e-12))
+    r_back, log_w_back = mapping.inverse(x, s_hadronic, s_min, s_max)
+    assert_close(log_w_back, log_w, atol=1e-10)
+    assert_close(r_back, uniform(14, (200_000, 2)), atol=1e-8)
+
+
 def _with_leaf(module, where, value):
     return eqx.tree_at(where, module, value)
 
