@@ -26,9 +26,10 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from diffsim.models.particles import Particle, lookup
+from diffsim.models import multiparticles
 from diffsim.models.registry import build_process
 
-__all__ = ["PROCESSES", "StandardModel", "process"]
+__all__ = ["PROCESSES", "StandardModel", "hadronic_process", "process"]
 
 Scalar = Float[Array, ""] | float
 
@@ -75,6 +76,10 @@ class StandardModel(eqx.Module):
     def g_s(self) -> Scalar:
         """Strong coupling ``g_s = sqrt(4π αs)``."""
         return jnp.sqrt(4.0 * math.pi * jnp.asarray(self.alpha_s))
+
+    def with_alpha_s(self, alpha_s: Scalar) -> "StandardModel":
+        """The same parameters with ``αs`` replaced (e.g. by ``α_s(μ_R)`` per event)."""
+        return eqx.tree_at(lambda m: m.alpha_s, self, alpha_s)
 
     def mass(self, particle: str | Particle) -> Scalar:
         """Pole mass of a particle (GeV); 0 for the particles massless in ``sm``."""
@@ -154,6 +159,11 @@ PROCESSES = (
     "g g > t t~ g",
 )
 """The processes of the ``sm`` model validated against MadGraph and closed forms."""
+
+
+def hadronic_process(name: str, params: StandardModel | None = None):
+    """``"p p > t t~"``-style processes summed over partons (:mod:`diffsim.models.multiparticles`)."""
+    return multiparticles.hadronic_process(StandardModel(), name, process, params)
 
 
 def process(name: str, params: StandardModel | None = None):

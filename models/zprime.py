@@ -15,10 +15,11 @@ couplings flow.
 import equinox as eqx
 
 from diffsim.models.particles import Particle, lookup
+from diffsim.models import multiparticles
 from diffsim.models.registry import build_process
 from diffsim.models.sm import Scalar, StandardModel
 
-__all__ = ["PROCESSES", "ZPrimeModel", "process"]
+__all__ = ["PROCESSES", "ZPrimeModel", "hadronic_process", "process"]
 
 
 class ZPrimeModel(eqx.Module):
@@ -31,6 +32,10 @@ class ZPrimeModel(eqx.Module):
     kappa_axial_quark: Scalar = 1.0
     kappa_vector_lepton: Scalar = 1.0
     kappa_axial_lepton: Scalar = 1.0
+
+    def with_alpha_s(self, alpha_s: Scalar) -> "ZPrimeModel":
+        """The same parameters with the SM's ``αs`` replaced."""
+        return eqx.tree_at(lambda m: m.sm.alpha_s, self, alpha_s)
 
     def mass(self, particle: str | Particle) -> Scalar:
         """Pole mass (GeV); the Z′ mass for ``zp``, otherwise the SM's."""
@@ -66,6 +71,11 @@ class ZPrimeModel(eqx.Module):
 
 PROCESSES = ("u u~ > e+ e-", "d d~ > e+ e-")
 """Drell–Yan with γ + Z + Z′ exchange."""
+
+
+def hadronic_process(name: str, params: ZPrimeModel | None = None):
+    """``"p p > e+ e-"`` with γ + Z + Z′, summed over quark flavours and beam orderings."""
+    return multiparticles.hadronic_process(ZPrimeModel(), name, process, params)
 
 
 def process(name: str, params: ZPrimeModel | None = None):

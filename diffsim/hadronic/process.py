@@ -1,0 +1,101 @@
+"""Hadron–hadron processes as sums of partonic processes over parton flavours.
+
+``p p > t t~`` is ``g g > t t~`` plus ``q q~ > t t~`` and ``q~ q > t t~`` for every light
+flavour. A :class:`PartonicChannel` holds one partonic process (any object with
+``matrix_element(momenta, params)`` and ``masses(params)`` in MadGraph's conventions —
+typically from :mod:`diffsim.models`) and the flavour pairs it serves: processes with the
+same |M|² (e.g. ``u u~`` and ``c c~ > t t~``) are evaluated once and multiplied by the summed
+parton luminosity. ``swapped`` channels take their first incoming parton from beam 2: the
+matrix element is evaluated with the incoming momenta exchanged, so ``q~ q`` reuses the
+``q q~`` process. Beams are PDG ids: 2212 (proton) or -2212 (antiproton, whose densities are
+the proton's with every quark flavour conjugated).
+"""
+
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+__all__ = ["HadronicProcess", "PartonicChannel"]
+
+BEAMS = (2212, -2212)
+
+
+class PartonicChannel(eqx.Module):
+    """One partonic process and the beam-ordered flavour pairs ``(beam 1, beam 2)`` it serves."""
+
+    process: eqx.Module
+    flavour_pairs: tuple[tuple[int, int], ...] = eqx.field(static=True)
+    swapped: bool = eqx.field(static=True, default=False)
+
+    def process_momenta(self, momenta: Float[Array, "*batch n 4"]) -> Float[Array, "*batch n 4"]:
+        """Lab momenta (beam order) in the partonic process's leg order."""
+        if not self.swapped:
+            return momenta
+        order = [1, 0, *range(2, momenta.shape[-2])]
+        return momenta[..., order, :]
+
+
+class HadronicProcess(eqx.Module):
+    """``beam beam > final state`` as a sum of :class:`PartonicChannel` s.
+
+    ``params`` is the parameter set every channel is evaluated with (one pytree, so a
+    gradient w.r.t. it collects all channels). All channels share the final state.
+    """
+
+    name: str = eqx.field(static=True)
+    params: eqx.Module
+    channels: tuple[PartonicChannel, ...]
+    beams: tuple[int, int] = eqx.field(static=True, default=(2212, 2212))
+
+    def __check_init__(self):
+        if any(beam not in BEAMS for beam in self.beams):
+            raise ValueError(f"beams must be 2212 (p) or -2212 (p~), got {self.beams}")
+        if not self.channels:
+            raise ValueError(f"{self.name}: no partonic channels")
+
+    @property
+    def n_subprocesses(self) -> int:
+        """Number of (channel, flavour pair) terms."""
+        return sum(len(c.flavour_pairs) for c in self.channels)
+
+    def subprocess_flavours(self) -> tuple[tuple[int, int], ...]:
+        """The beam-ordered parton pair of each term, in the order of :meth:`weights`."""
+        return tuple(pair for c in self.channels for pair in c.flavour_pairs)
+
+    def final_masses(self, params: eqx.Module | None = None) -> Float[Array, " n_final"]:
+        params = self.params if params is None else params
+        return self.channels[0].process.masses(params)[2:]
+
+    def weights(
+        self,
+        momenta: Float[Array, "*batch n 4"],
+        densities: Sequence[dict[int, Float[Array, "*batch"]]],
+        params: eqx.Module,
+    ) -> Float[Array, "*batch n_subprocesses"]:
+        """``f_a(x₁) f_b(x₂) |M|²`` per (channel, flavour pair): ``densities[i][pid]`` is the
+        number density ``f(x_i, μ_F)`` of parton ``pid`` in beam ``i`` (not ``x f``)."""
+        # Channels sharing a partonic process (q q~ and the swapped q~ q) are evaluated in one
+        # call on stacked momenta: one traced matrix element per distinct process.
+        groups: dict[int, list[int]] = {}
+        for index, channel in enumerate(self.channels):
+            groups.setdefault(id(channel.process), []).append(index)
+        me = {}
+        for members in groups.values():
+            process = self.channels[members[0]].process
+            stacked = jnp.stack([self.channels[i].process_momenta(momenta) for i in members])
+            values = process.matrix_element(stacked, params)
+            me.update({i: values[k] for k, i in enumerate(members)})
+        terms = [
+            densities[0][a] * densities[1][b] * me[index]
+            for index, channel in enumerate(self.channels)
+            for a, b in channel.flavour_pairs
+        ]
+        return jnp.stack(terms, axis=-1)
+
+    def partons(self) -> tuple[set[int], set[int]]:
+        """The parton ids needed from each beam."""
+        first = {a for c in self.channels for a, _ in c.flavour_pairs}
+        second = {b for c in self.channels for _, b in c.flavour_pairs}
+        return first, second
