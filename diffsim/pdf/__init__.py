@@ -10,7 +10,7 @@ returns every flavour at once, ``alphasQ`` the set's αs (or pass :class:`FixedA
 Modules: :mod:`~diffsim.pdf.lhagrid` (file formats), :mod:`~diffsim.pdf.locate` (where sets
 live), :mod:`~diffsim.pdf.knots` (knot search, LHAPDF's Hermite rule in ln Q²),
 :mod:`~diffsim.pdf.interpolation` (``logcubic``), :mod:`~diffsim.pdf.extrapolation`
-(``continuation``, ``nearest``), :mod:`~diffsim.pdf.alphas` (``ipol``, ``analytic``,
+(``continuation``), :mod:`~diffsim.pdf.alphas` (``ipol``, ``analytic``,
 fixed), :mod:`~diffsim.pdf.checks` (input checks), :mod:`~diffsim.pdf.evaluate` (batched
 evaluation and derivatives), :mod:`~diffsim.pdf.set` (:class:`PDF`, :func:`load`).
 

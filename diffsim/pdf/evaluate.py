@@ -34,7 +34,10 @@ __all__ = ["CHUNK", "evaluate"]
 
 #: Points per chunk of a batched evaluation.
 CHUNK = 4096
-_FORCE_POSITIVE_FLOOR = {1: 0.0, 2: 1e-10}  # LHAPDF ForcePositive levels 1 and 2
+# LHAPDF ForcePositive: level 0 leaves values alone, 1 clips at 0, 2 raises to 1e-10. Passed
+# to the compiled program as a number (max with -inf is the identity), so sets with
+# different levels share compilations.
+_FORCE_POSITIVE_FLOOR = {0: -np.inf, 1: 0.0, 2: 1e-10}
 
 
 def _valid(x, q2):
@@ -104,6 +107,7 @@ def evaluate(pdf, flavour, x, scale, scale_is_q: bool):
     fixed sizes (powers of two, then multiples of :data:`CHUNK`), so eager calls compile
     nothing but the evaluation itself and reuse it across sizes.
     """
+    x, scale = (np.asarray(v) if isinstance(v, (list, tuple)) else v for v in (x, scale))
     dtype = jnp.result_type(x, scale, 0.0)
     n_out = len(pdf.flavours) if flavour is None else None
     arrays = (x, scale) + ((flavour,) if _per_point(flavour) else ())
@@ -133,8 +137,9 @@ def evaluate(pdf, flavour, x, scale, scale_is_q: bool):
         flat = [np.pad(a, (0, size - n), constant_values=f) for a, f in zip(flat, fills)]
     # Only the grid and the static settings enter the compiled program, so PDFs that differ
     # in name, metadata or αs share compilations.
-    out = _evaluate_flat(pdf.grid, pdf.flavours, pdf.extrapolator, pdf.force_positive, mode,
-                         selector, *flat)
+    floor = np.asarray(_FORCE_POSITIVE_FLOOR[pdf.force_positive], dtype=dtype)
+    out = _evaluate_flat(pdf.grid, pdf.flavours, pdf.extrapolator, floor, mode, selector,
+                         *flat)
     out_shape = shape + ((n_out,) if n_out else ())
     if is_traced(out):  # e.g. differentiating with respect to the grid values
         return out[:n].reshape(out_shape)
@@ -146,7 +151,7 @@ def _per_point(flavour) -> bool:
 
 
 @eqx.filter_jit
-def _evaluate_flat(grid, flavours, extrapolator, force_positive, mode: str, slot, x, q2,
+def _evaluate_flat(grid, flavours, extrapolator, floor, mode: str, slot, x, q2,
                    pid=None):
     """:func:`evaluate` on 1-D arrays; ``mode`` is ``all``, ``one`` (traced ``slot``),
     ``per-point`` (``pid`` array) or ``absent`` (zeros)."""
@@ -155,7 +160,7 @@ def _evaluate_flat(grid, flavours, extrapolator, force_positive, mode: str, slot
     n_flavours = len(flavours)
     extrapolate = EXTRAPOLATORS[extrapolator]
 
-    def impl(table, x, q2, pid=None):
+    def impl(table, x, q2, floor, pid=None):
         valid = _valid(x, q2)
         x = jnp.where(valid, x, grid.x_knots[-1])
         q2 = jnp.where(valid, q2, grid.q2_knots[-1])
@@ -168,8 +173,7 @@ def _evaluate_flat(grid, flavours, extrapolator, force_positive, mode: str, slot
             lambda xs, qs: interpolate_with_table(table, grid.x_knots, grid.q_knots,
                                                   n_flavours, xs, qs, point_slot),
             x, q2, grid.x_knots, grid.q2_knots, flavour_axis=mode == "all")
-        if force_positive:
-            values = jnp.maximum(values, _FORCE_POSITIVE_FLOOR[force_positive])
+        values = jnp.maximum(values, floor)
         if present is not None:
             values = jnp.where(present, values, 0)
         return jnp.where(valid[:, None] if mode == "all" else valid, values, jnp.nan)
@@ -178,7 +182,7 @@ def _evaluate_flat(grid, flavours, extrapolator, force_positive, mode: str, slot
     table = grid.coefficient_table(x.dtype, slot, per_point=mode == "per-point")
     arguments = (x, q2) + ((pid,) if mode == "per-point" else ())
     fills = (grid.x_knots[-1], grid.q2_knots[-1], flavours[0])
-    return _in_chunks(lambda *chunk: kernel(table, *chunk), arguments, fills)
+    return _in_chunks(lambda x, q2, *pid: kernel(table, x, q2, floor, *pid), arguments, fills)
 
 
 def _in_chunks(kernel, arguments, fills):

@@ -1,4 +1,4 @@
-"""LHAPDF's extrapolators outside the (x, Q²) knot range (arXiv:1412.7420, sec. 4.2).
+"""LHAPDF's ``continuation`` extrapolator outside the (x, Q²) knot range (arXiv:1412.7420).
 
 :func:`continuation` is LHAPDF's ``ContinuationExtrapolator`` (the MSTW standalone-code
 extrapolation; G. Watt, 2014), the LHAPDF default. With ``x_min, x_min1`` the first two x
@@ -15,12 +15,13 @@ knots and ``Q²_min``, ``Q²_max1, Q²_max`` the first, second-last and last Q²
   Q² → 0.
 
 ``L(v; v_l, v_h, y_l, y_h)`` is linear in ``ln v``: in ``ln y`` if both ``y_l, y_h > 10⁻³``
-(keeping a positive PDF positive), else in ``y``. :func:`nearest` is LHAPDF's
-``NearestPointExtrapolator``: the interpolation at the closest in-grid point.
+(keeping a positive PDF positive), else in ``y``. LHAPDF's other extrapolators
+(``nearest``, ``error``) are not implemented; :func:`diffsim.pdf.load` rejects sets that ask
+for them.
 
 LHAPDF raises for ``x > x_max`` (only possible for sets whose last x knot is below 1); here
 such x are evaluated at ``x_max`` (the caller validates concrete inputs and documents this
-for traced ones). Everything is NaN-free for ``x > 0, Q² > 0`` and differentiable. Grids
+for traced ones). Everything is NaN-free for ``x > 0, Q² > 0`` and differentiable. Batches
 whose every point is inside the knot range take a fast path (one interpolation per point
 instead of four) chosen by ``lax.cond``; under ``vmap`` both paths run.
 """
@@ -33,7 +34,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-__all__ = ["EXTRAPOLATORS", "continuation", "nearest"]
+__all__ = ["EXTRAPOLATORS", "continuation"]
 
 POSITIVE_Y = 1e-3  # both anchors above this: extrapolate ln y (LHAPDF)
 SMALL_F = 1e-5  # |f(Q²_min)| below this: anomalous dimension set to 1 (LHAPDF)
@@ -106,12 +107,4 @@ def continuation(interpolate: Callable, x: Array, q2: Array, x_knots, q2_knots,
     return jax.lax.cond(outside, beyond, inside, x, q2)
 
 
-def nearest(interpolate: Callable, x: Array, q2: Array, x_knots, q2_knots,
-            flavour_axis: bool) -> Array:
-    """LHAPDF ``nearest``: interpolate at the closest in-grid point (x and Q² clamped)."""
-    del flavour_axis
-    return interpolate(jnp.clip(x, x_knots[0], x_knots[-1]),
-                       jnp.clip(q2, q2_knots[0], q2_knots[-1]))
-
-
-EXTRAPOLATORS = {"continuation": continuation, "nearest": nearest}
+EXTRAPOLATORS = {"continuation": continuation}
