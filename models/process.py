@@ -9,8 +9,21 @@ scattering ``a b > c d …`` in MadGraph's conventions: particles in process ord
 with ``S`` the initial spin states (2 for fermions and massless vectors), ``C`` the colour
 dimension (3 or 8), ``n_ident!`` the symmetry factor of identical final-state particles,
 ``A_e`` the kinematic amplitudes of the colour-dressed diagram terms and ``C_{ee'}`` their
-colour matrix (:mod:`diffsim.models.colour`). The helicity sum is a ``vmap`` over the
-static helicity table, never a Python loop.
+colour matrix (:mod:`diffsim.models.colour`).
+
+**Evaluation.** The helicity sum is an array formulation, not a loop: the events are
+arranged as ``(blocks, *helicity_axes, lanes)`` (:class:`~diffsim.amplitudes.layout.EventLayout`),
+each external leg's wavefunctions are computed once per helicity of that leg, along its own
+axis, and the diagram kernels (:mod:`diffsim.amplitudes.vertices`, ``*_wave``) broadcast, so
+that an off-shell current carries only the axes of the legs it joins and the full helicity
+table appears in the closing amplitudes alone. Configurations whose amplitudes vanish
+identically are never built: on a fermion line whose ends and propagators are massless in
+the model (no mass parameter) and whose vertices are all vector-like, chirality is conserved,
+so the two end legs share one axis holding only the matching helicities
+(:meth:`Process.helicity_axes`; MadGraph finds the same "good helicities" numerically).
+The colour sum uses a factorisation ``C = W K W†`` of the colour matrix over a basis of the
+terms' colour tensors (colour flows): ``Σ_ee' A_e C_ee' A*_e' = Σ_kl J_k K_kl J*_l`` with
+``J = Wᵀ A``, where ``W`` has entries ``0, ±1, ±i`` for QCD trees.
 
 A diagram may consist of several terms (the four-gluon vertex has three colour
 structures); :meth:`Process.diagram_squares` gives each diagram's own colour-summed
@@ -20,6 +33,7 @@ legs they join, their particle) so that phase-space channels can be built from t
 """
 
 import dataclasses
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -31,9 +45,14 @@ import numpy as np
 from jaxtyping import Array, Complex, Float
 
 from diffsim.amplitudes import ixxxxx, oxxxxx, sxxxxx, vxxxxx
+from diffsim.amplitudes.layout import EventLayout, static_helicities
+from diffsim.amplitudes.propagators import is_static_zero
+from diffsim.amplitudes.split import SplitComplex, abs2, from_complex, to_complex
+from diffsim.amplitudes.wave import Wave, from_array, to_array
+from diffsim.amplitudes.wavefunctions import fermion_in_wave, fermion_out_wave, scalar_wave, vector_wave
 from diffsim.models.particles import Particle
 
-__all__ = ["DiagramTopology", "External", "Process", "SChannel"]
+__all__ = ["DiagramTopology", "External", "Process", "SChannel", "structurally_massless"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,9 +95,13 @@ class Process(eqx.Module):
     """Base class of tree-level processes; subclasses provide the diagram terms.
 
     Subclasses set ``externals``, ``term_diagram`` (the diagram each term belongs to),
-    ``colour`` (the colour matrix of the terms, nested tuples so that it is hashable), ``diagrams`` (topologies) and implement
-    :meth:`terms`, returning the kinematic amplitudes ``(..., n_terms)`` for one helicity
-    configuration from the external wavefunctions.
+    ``colour`` (the colour matrix of the terms, nested tuples so that it is hashable),
+    ``diagrams`` (topologies) and implement :meth:`term_amplitudes`, the kernel returning the
+    kinematic amplitudes of all terms from the external wavefunctions in kernel form
+    (:class:`~diffsim.amplitudes.wave.Wave`, broadcasting over helicity axes). They may
+    declare :meth:`chirality_pairs` to drop vanishing helicity configurations.
+    (:meth:`terms` gives the same amplitudes from CUDACPP-layout arrays; a subclass written
+    against :meth:`terms` alone still works, at the speed of the array interface.)
     """
 
     model: eqx.Module
@@ -89,12 +112,33 @@ class Process(eqx.Module):
     diagrams: tuple[DiagramTopology, ...] = eqx.field(static=True)
 
     # -- to implement -------------------------------------------------------------------
+    def term_amplitudes(self, model: eqx.Module, waves: Sequence[Wave]) -> list[SplitComplex]:
+        """Kinematic amplitude of every term (kernel form), one :class:`SplitComplex` each."""
+        if type(self).terms is Process.terms:
+            raise NotImplementedError(f"{type(self).__name__} implements neither term_amplitudes nor terms")
+        amplitudes = self.terms(model, [to_array(w) for w in waves])
+        return [from_complex(amplitudes[..., e]) for e in range(amplitudes.shape[-1])]
+
+    def chirality_pairs(self) -> tuple[tuple[int, int], ...]:
+        """Pairs ``(a, b)`` of fermion legs at the two ends of a chirality-conserving line.
+
+        Declare a pair only if the line's ends and internal propagators are massless in
+        every parameter point (no mass parameter) and all its vertices are vector-like
+        (``γ^μ(g_L P_L + g_R P_R)``): then only ``hel_a·nsf_a = hel_b·nsf_b`` contributes
+        (``nsf = +1`` particle, ``-1`` antiparticle). Default: none.
+        """
+        return ()
+
+    # -- shared machinery ---------------------------------------------------------------
     def terms(
         self, model: eqx.Module, wavefunctions: Sequence[Complex[Array, "*batch k"]]
     ) -> Complex[Array, "*batch n_terms"]:
-        raise NotImplementedError
+        """Kinematic amplitudes ``(..., n_terms)`` of one helicity configuration from the
+        external wavefunctions in CUDACPP layout (``(..., 6)``, scalars ``(..., 3)``)."""
+        amplitudes = self.term_amplitudes(model, [from_array(jnp.asarray(w)) for w in wavefunctions])
+        dtype = jnp.result_type(*wavefunctions)
+        return jnp.stack(jnp.broadcast_arrays(*(to_complex(a, dtype) for a in amplitudes)), axis=-1)
 
-    # -- shared machinery ---------------------------------------------------------------
     @property
     def n_external(self) -> int:
         return len(self.externals)
@@ -117,6 +161,34 @@ class Process(eqx.Module):
         options = [e.helicities for e in self.externals]
         return np.array(list(itertools.product(*options)), dtype=np.int32)
 
+    def helicity_axes(self) -> tuple[tuple[tuple[int, ...], np.ndarray], ...]:
+        """The helicity axes of the evaluation: ``(legs, rows)`` with ``rows`` of shape
+        ``(n_values, len(legs))``. One axis per leg, except that the two legs of each
+        :meth:`chirality_pairs` pair share one axis holding only their matching helicities
+        (static; the product of all axes is the part of :meth:`helicity_table` that can
+        contribute)."""
+        paired = {}
+        for a, b in self.chirality_pairs():
+            paired[a], paired[b] = b, a
+        axes, done = [], set()
+        for leg, external in enumerate(self.externals):
+            if leg in done:
+                continue
+            if leg in paired:
+                other = paired[leg]
+                rows = [
+                    (ha, hb)
+                    for ha in external.helicities
+                    for hb in self.externals[other].helicities
+                    if ha * _nsf(external) == hb * _nsf(self.externals[other])
+                ]
+                axes.append(((leg, other), np.array(rows, dtype=np.int32)))
+                done.update((leg, other))
+            else:
+                axes.append(((leg,), np.array(external.helicities, dtype=np.int32)[:, None]))
+                done.add(leg)
+        return tuple(axes)
+
     @property
     def average_factor(self) -> float:
         """Initial spin × colour states times the identical-particle symmetry factor."""
@@ -133,6 +205,8 @@ class Process(eqx.Module):
             raise ValueError(
                 f"{self.name}: momenta must have shape (..., {self.n_external}, 4), got {momenta.shape}"
             )
+        if not jnp.issubdtype(momenta.dtype, jnp.floating):
+            momenta = momenta.astype(jnp.result_type(float))
         return momenta
 
     def wavefunctions(self, momenta, helicity, params):
@@ -155,36 +229,231 @@ class Process(eqx.Module):
                 result.append(sxxxxx(p, -1 if external.incoming else 1))
         return result
 
+    def _external_waves(self, momenta, params, layout: EventLayout, axes) -> list[Wave]:
+        """Every leg's wavefunctions along its helicity axis, in kernel form."""
+        dtype = momenta.dtype
+        waves = [None] * self.n_external
+        for axis, (legs, rows) in enumerate(axes):
+            for column, leg in enumerate(legs):
+                external = self.externals[leg]
+                p = tuple(layout.pack(momenta[..., leg, mu]) for mu in range(4))
+                hel = static_helicities(rows[:, column], layout, axis, dtype)
+                mass = params.mass(external.particle)
+                spin = external.particle.spin
+                if spin == 1:
+                    builder = fermion_in_wave if external.incoming != external.particle.is_antiparticle else fermion_out_wave
+                    waves[leg] = builder(p, mass, hel, _nsf(external))
+                elif spin == 2:
+                    waves[leg] = vector_wave(p, mass, hel, -1 if external.incoming else 1)
+                else:
+                    waves[leg] = scalar_wave(p, -1 if external.incoming else 1)
+        return waves
+
     def _summed(self, momenta, params, reduce):
+        """``reduce`` (the per-configuration colour sums of the term amplitudes, each
+        ``(blocks, *axes, lanes)``) summed over helicities and averaged: ``(*batch, k)``.
+
+        On the CPU a large batch is evaluated in chunks of :data:`EVENTS_PER_CHUNK` events by
+        a ``lax.map`` (each chunk rematerialised under ``jax.checkpoint`` for gradients), so
+        that every intermediate of a chunk stays in cache; the last chunk overlaps the one
+        before it instead of padding. Other backends evaluate the batch in one piece.
+        """
         momenta = self._check_momenta(momenta)
         params = self.model if params is None else params
-        table = jnp.asarray(self.helicity_table())
+        batch = momenta.shape[:-2]
+        size = math.prod(batch)
+        if size == 0:
+            raise ValueError(f"{self.name}: empty batch of momenta {momenta.shape}")
+        flat = momenta.reshape((size,) + momenta.shape[-2:])
+        leaves, treedef = jax.tree_util.tree_flatten(params)
+        per_event = [i for i, x in enumerate(leaves) if jnp.ndim(x) > 0]
+        event_leaves = [_flatten_event_leaf(leaves[i], batch) for i in per_event]
 
-        def one_helicity(helicity):
-            amplitudes = self.terms(params, self.wavefunctions(momenta, helicity, params))
-            return reduce(amplitudes)
+        def block(q, chunk_leaves):
+            full = list(leaves)
+            for i, x in zip(per_event, chunk_leaves):
+                full[i] = x
+            return self._evaluate_block(q, jax.tree_util.tree_unflatten(treedef, full), reduce)
 
-        return jnp.sum(jax.vmap(one_helicity)(table), axis=0) / self.average_factor
+        chunk = EVENTS_PER_CHUNK
+        if size <= chunk or jax.default_backend() != "cpu":
+            out = block(flat, event_leaves)
+        else:
+            n_chunks = -(-size // chunk)
+            starts = np.minimum(np.arange(n_chunks) * chunk, size - chunk)
+
+            def one(start):
+                take = functools.partial(jax.lax.dynamic_slice_in_dim, start_index=start, slice_size=chunk)
+                return block(take(flat), [take(x) for x in event_leaves])
+
+            import os
+            if os.environ.get("POLICY"):
+                policy = jax.checkpoint_policies.save_only_these_names(*os.environ["POLICY"].split(","))
+                stacked = jax.lax.map(jax.checkpoint(one, policy=policy), jnp.asarray(starts))
+            else:
+                stacked = jax.lax.map(jax.checkpoint(one), jnp.asarray(starts))
+            overlap = n_chunks * chunk - size
+            head = stacked[:-1].reshape(((n_chunks - 1) * chunk,) + stacked.shape[2:])
+            out = jnp.concatenate([head, stacked[-1, overlap:]], axis=0)
+        return out.reshape(batch + out.shape[1:])
+
+    def _evaluate_block(self, momenta, params, reduce):
+        """:meth:`_summed` for a flat batch ``(n_events, n, 4)`` in one piece."""
+        axes = self.helicity_axes()
+        layout = EventLayout(momenta.shape[:-2], tuple(len(rows) for _, rows in axes))
+        packed = layout.pack_tree(params)
+        waves = self._external_waves(momenta, packed, layout, axes)
+        from jax.ad_checkpoint import checkpoint_name
+        waves = [Wave(w.momentum, tuple(jax.tree_util.tree_map(lambda x: checkpoint_name(x, "external"), c) for c in w.components)) for w in waves]
+        amplitudes = self.term_amplitudes(packed, waves)
+        import os
+        if "amplitude" in os.environ.get("POLICY", ""):
+            amplitudes = [jax.tree_util.tree_map(lambda x: checkpoint_name(x, "amplitude"), a) for a in amplitudes]
+        values = [layout.sum_axes(v) for v in reduce(amplitudes, 1.0 / self.average_factor)]
+        return layout.unpack(jnp.stack(values, axis=-1))
 
     def colour_sum(self, amplitudes: Complex[Array, "*batch n_terms"]) -> Float[Array, "*batch"]:
         """Colour-summed ``Σ_{ee'} A_e C_{ee'} A_{e'}^*`` of one helicity configuration."""
-        colour = jnp.asarray(np.array(self.colour), dtype=amplitudes.dtype)
-        return jnp.einsum("...e,ef,...f->...", amplitudes, colour, amplitudes.conj()).real
+        amplitudes = jnp.asarray(amplitudes)
+        split = [from_complex(amplitudes[..., e]) for e in range(amplitudes.shape[-1])]
+        return _colour_form(split, colour_factorisation(self.colour), 1.0)
 
     def matrix_element(
         self, momenta: Float[Array, "*batch n 4"], params: eqx.Module | None = None
     ) -> Float[Array, "*batch"]:
         """Spin- and colour-averaged |M|² (MadGraph convention; dimension GeV^(8−2n))."""
-        return self._summed(momenta, params, self.colour_sum)
+        factorisation = colour_factorisation(self.colour)
+
+        def reduce(amplitudes, scale):
+            return [_colour_form(amplitudes, factorisation, scale)]
+
+        return self._summed(momenta, params, reduce)[..., 0]
 
     def diagram_squares(
         self, momenta: Float[Array, "*batch n 4"], params: eqx.Module | None = None
     ) -> Float[Array, "*batch n_diagrams"]:
         """Each diagram's own averaged, colour-summed |M_i|² (interference left out)."""
         owner = np.asarray(self.term_diagram)
-        masks = jnp.asarray(owner[None, :] == np.arange(self.n_diagrams)[:, None])
+        colour = np.array(self.colour)
+        parts = []
+        for diagram in range(self.n_diagrams):
+            terms = tuple(int(e) for e in np.flatnonzero(owner == diagram))
+            block = tuple(tuple(complex(x) for x in row) for row in colour[np.ix_(terms, terms)])
+            parts.append((terms, colour_factorisation(block)))
 
-        def squares(a):
-            return self.colour_sum(jnp.where(masks, a[..., None, :], 0.0))
+        def reduce(amplitudes, scale):
+            return [_colour_form([amplitudes[e] for e in terms], f, scale) for terms, f in parts]
 
-        return self._summed(momenta, params, squares)
+        return self._summed(momenta, params, reduce)
+
+
+EVENTS_PER_CHUNK = 1024
+"""Events per ``lax.map`` step on the CPU: a chunk's intermediates stay in the L2 cache."""
+
+
+def _flatten_event_leaf(x, batch: tuple[int, ...]) -> Array:
+    """A per-event parameter (e.g. ``α_s(μ_R)``) broadcast to the batch and flattened."""
+    try:
+        x = jnp.broadcast_to(x, batch)
+    except ValueError as error:
+        raise ValueError(
+            f"a parameter of shape {jnp.shape(x)} does not broadcast to the event batch {batch}"
+        ) from error
+    return x.reshape(-1)
+
+
+def structurally_massless(model: eqx.Module, particle: Particle) -> bool:
+    """Whether ``particle`` is massless at every parameter point of ``model`` (it has no mass
+    parameter and the model returns the number ``0`` for it)."""
+    return particle.mass_parameter is None and is_static_zero(model.mass(particle))
+
+
+def _nsf(external: External) -> int:
+    """HELAS ``nsf``: +1 for a particle, -1 for an antiparticle."""
+    return -1 if external.particle.is_antiparticle else 1
+
+
+# -- colour ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ColourFactorisation:
+    """``C = W K W†``: ``flows[k]`` lists ``(term, W_ek)``; ``K`` is Hermitian (nested tuples)."""
+
+    flows: tuple[tuple[tuple[int, complex], ...], ...]
+    K: tuple[tuple[complex, ...], ...]
+
+
+def _snap(x: np.ndarray, tolerance: float = 1e-9) -> np.ndarray:
+    """Real and imaginary parts rounded to multiples of 1/2 where they are that close."""
+    snapped = np.round(x.real * 2) / 2 + 1j * np.round(x.imag * 2) / 2
+    return np.where(np.abs(snapped - x) < tolerance, snapped, x)
+
+
+@functools.lru_cache(maxsize=None)
+def colour_factorisation(colour: tuple[tuple[complex, ...], ...]) -> ColourFactorisation:
+    """Factorise a colour matrix over a basis of its own terms (static, cached).
+
+    The basis is chosen greedily among the terms, smallest norm first (for QCD these are the
+    pure ``T^{a₁}…T^{aₙ}`` strings, i.e. colour flows); ``K`` is the basis Gram matrix and
+    ``W = C[:, basis] K⁻¹`` expresses every term in the basis. Entries of ``W`` within 1e-9 of
+    a multiple of 1/2 are snapped to it, and ``W K W† = C`` is checked to 1e-12.
+    """
+    C = np.array(colour, dtype=complex)
+    scale = max(float(np.max(np.abs(C))), 1e-300)
+    basis = []
+    for e in np.argsort(np.real(np.diag(C)), kind="stable"):
+        trial = basis + [int(e)]
+        if np.linalg.matrix_rank(C[np.ix_(trial, trial)], tol=1e-9 * scale) == len(trial):
+            basis = trial
+    basis.sort()
+    K = C[np.ix_(basis, basis)]
+    W = _snap(C[:, basis] @ np.linalg.inv(K))
+    if not np.allclose(W @ K @ W.conj().T, C, rtol=0, atol=1e-12 * scale):
+        raise ValueError("colour matrix factorisation failed (matrix not Hermitian positive semi-definite?)")
+    flows = tuple(
+        tuple((e, complex(W[e, k])) for e in range(len(C)) if W[e, k] != 0) for k in range(len(basis))
+    )
+    return ColourFactorisation(flows, tuple(tuple(complex(x) for x in row) for row in K))
+
+
+def _colour_form(amplitudes: Sequence[SplitComplex], factorisation: ColourFactorisation, scale: float):
+    """``scale · Σ_kl J_k K_kl J_l*`` with ``J_k = Σ_e W_ek A_e`` (real)."""
+    flows = []
+    for flow in factorisation.flows:
+        parts = [amplitudes[e] * w for e, w in flow]
+        flows.append(sum(parts[1:], parts[0]))
+    total = None
+    K = factorisation.K
+    for k, Jk in enumerate(flows):
+        term = abs2(Jk) * (scale * K[k][k].real)
+        total = term if total is None else total + term
+        for l in range(k + 1, len(flows)):
+            Jl = flows[l]
+            a, b = 2 * scale * K[k][l].real, 2 * scale * K[k][l].imag
+            if a:
+                real = _real_part(Jk, Jl)
+                total = total + real * a
+            if b:
+                total = total - _imag_part(Jk, Jl) * b
+    return total
+
+
+def _real_part(x: SplitComplex, y: SplitComplex):
+    """``Re(x y*)``."""
+    parts = [p for p in (_product(x.re, y.re), _product(x.im, y.im)) if p is not None]
+    return sum(parts[1:], parts[0]) if parts else 0.0
+
+
+def _imag_part(x: SplitComplex, y: SplitComplex):
+    """``Im(x y*) = x_i y_r - x_r y_i``."""
+    first, second = _product(x.im, y.re), _product(x.re, y.im)
+    if second is None:
+        return 0.0 if first is None else first
+    return -second if first is None else first - second
+
+
+def _product(a, b):
+    return None if a is None or b is None else a * b
+
+

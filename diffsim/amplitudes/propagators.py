@@ -28,12 +28,23 @@ ALOHA's off-shell wavefunctions are *coupling × Lorentz structure × propagator
 factor ``-i``), its amplitudes ``-i × coupling × structure``; with UFO couplings (which carry
 the Feynman-rule factors of ``i``) the amplitude of a tree diagram is then ``M`` itself
 (``iM`` = product of Feynman rules).
+
+**Components.** The algebra is written out component by component (as ALOHA does) on
+tuples of four components, each a real array or a
+:class:`~diffsim.amplitudes.split.SplitComplex`: ``dot``, ``slash_components``,
+``row_slash_components``, ``bilinear_components``, ``chiral_components``,
+``inverse_denominator`` and ``numerator_components``. XLA fuses such elementwise code into a
+few loops over events and helicities. The array functions in ``__all__`` (last axis of size
+4, complex) are thin wrappers kept for use outside the kernels.
 """
+
+import numbers
 
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Complex, Float
 
+from diffsim.amplitudes.split import SplitComplex, as_split, from_complex, i_times, to_complex
 from diffsim.kinematics import minkowski_dot
 
 __all__ = [
@@ -50,51 +61,141 @@ __all__ = [
 METRIC = np.diag([1.0, -1.0, -1.0, -1.0])
 """Minkowski metric ``g_{μν} = diag(+1, -1, -1, -1)``."""
 
+
+# ------------------------------------------------------------------ component algebra
 # In this basis γ^μ = [[0, σ^μ], [σ̄^μ, 0]] with σ^μ = (1, σ⃗), σ̄^μ = (1, -σ⃗), so
 # a̸ = [[0, a·σ], [a·σ̄, 0]] with the 2×2 blocks
 #   a·σ = [[a⁰ - a³, -a¹ + i a²], [-a¹ - i a², a⁰ + a³]],
 #   a·σ̄ = [[a⁰ + a³,  a¹ - i a²], [ a¹ + i a², a⁰ - a³]].
-# The products below are written out component by component (as ALOHA does), so XLA fuses
-# each vertex into one elementwise loop instead of batched 4×4 matrix products.
+
+
+def is_static_zero(x) -> bool:
+    """Whether ``x`` is a Python number equal to zero (a mass or width known to vanish)."""
+    return isinstance(x, numbers.Number) and x == 0
+
+
+def times_i(x):
+    """``i·x`` for a real array or a :class:`SplitComplex`."""
+    if isinstance(x, SplitComplex):
+        return SplitComplex(None if x.im is None else -x.im, x.re)
+    return i_times(x)
+
+
+def dot(a, b):
+    """Minkowski product ``a·b`` of two component tuples (no conjugation)."""
+    return a[0] * b[0] - a[1] * b[1] - a[2] * b[2] - a[3] * b[3]
 
 
 def _blocks(a):
-    a0, a1, a2, a3 = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
-    sigma = ((a0 - a3, -a1 + 1j * a2), (-a1 - 1j * a2, a0 + a3))
-    sigma_bar = ((a0 + a3, a1 - 1j * a2), (a1 + 1j * a2, a0 - a3))
+    a0, a1, a2, a3 = a
+    i2 = times_i(a2)
+    sigma = ((a0 - a3, i2 - a1), (-a1 - i2, a0 + a3))
+    sigma_bar = ((a0 + a3, a1 - i2), (a1 + i2, a0 - a3))
     return sigma, sigma_bar
+
+
+def slash_components(a, c):
+    """``a̸ c`` for a contravariant four-vector ``a`` and a column spinor ``c``."""
+    (s00, s01), (s10, s11) = _blocks(a)[0]
+    (b00, b01), (b10, b11) = _blocks(a)[1]
+    c0, c1, c2, c3 = c
+    return (s00 * c2 + s01 * c3, s10 * c2 + s11 * c3, b00 * c0 + b01 * c1, b10 * c0 + b11 * c1)
+
+
+def row_slash_components(r, a):
+    """``r a̸`` for a row spinor ``r`` and a contravariant four-vector ``a``."""
+    (s00, s01), (s10, s11) = _blocks(a)[0]
+    (b00, b01), (b10, b11) = _blocks(a)[1]
+    r0, r1, r2, r3 = r
+    return (r2 * b00 + r3 * b10, r2 * b01 + r3 * b11, r0 * s00 + r1 * s10, r0 * s01 + r1 * s11)
+
+
+def bilinear_components(r, c):
+    """``J^μ = r γ^μ c = r_L σ^μ c_R + r_R σ̄^μ c_L`` (contravariant)."""
+    r0, r1, r2, r3 = r
+    c0, c1, c2, c3 = c
+    return (
+        r0 * c2 + r1 * c3 + r2 * c0 + r3 * c1,
+        r0 * c3 + r1 * c2 - r2 * c1 - r3 * c0,
+        times_i(r1 * c2 + r2 * c1 - r0 * c3 - r3 * c0),
+        r0 * c2 - r1 * c3 - r2 * c0 + r3 * c1,
+    )
+
+
+def chiral_components(spinor, g_left, g_right):
+    """``(g_L P_L + g_R P_R)`` applied to a spinor (column, or row from the right)."""
+    g_left, g_right = as_split(g_left), as_split(g_right)
+    return (g_left * spinor[0], g_left * spinor[1], g_right * spinor[2], g_right * spinor[3])
+
+
+def inverse_denominator(p, mass, width):
+    """``1/(p² - M(M - iΓ))`` as a :class:`SplitComplex` (real when ``M`` or ``Γ`` is a static zero)."""
+    p2 = dot(p, p)
+    if is_static_zero(mass):
+        return SplitComplex(1 / p2, None)
+    real = p2 - mass * mass
+    if is_static_zero(width):
+        return SplitComplex(1 / real, None)
+    imaginary = mass * width
+    norm = real * real + imaginary * imaginary
+    return SplitComplex(real / norm, -imaginary / norm)
+
+
+def numerator_components(current, p, mass):
+    """``(g^{μν} - p^μ p^ν/M²) J_ν`` (unitary gauge); for ``M = 0`` just ``J^μ``.
+
+    A traced ``mass`` selects the ``M = 0`` case with a double ``where`` so that the gradient
+    with respect to ``M`` stays finite.
+    """
+    if is_static_zero(mass):
+        return tuple(current)
+    mass = jnp.asarray(mass)
+    massive = mass != 0
+    inverse_mass_squared = jnp.where(massive, 1.0 / jnp.where(massive, mass, 1.0) ** 2, 0.0)
+    longitudinal = dot(p, current) * inverse_mass_squared
+    return tuple(c - x * longitudinal for c, x in zip(current, p))
+
+
+# ------------------------------------------------------------------ array wrappers
+
+
+def _vector(a: ArrayLike):
+    a = jnp.asarray(a)
+    if jnp.issubdtype(a.dtype, jnp.complexfloating):
+        return tuple(from_complex(a[..., k]) for k in range(4))
+    return tuple(a[..., k] for k in range(4))
+
+
+def _spinor(c: ArrayLike):
+    c = jnp.asarray(c)
+    return tuple(as_split(c[..., k]) for k in range(4))
+
+
+def _stack(components, dtype) -> Array:
+    return jnp.stack(jnp.broadcast_arrays(*(to_complex(x, dtype) for x in components)), axis=-1)
+
+
+def _complex_dtype(*arrays):
+    dtype = jnp.result_type(*arrays)
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        dtype = jnp.result_type(float)
+    return jnp.result_type(dtype, jnp.complex64)
 
 
 def slash_column(a: Complex[ArrayLike, "*batch 4"], c: Complex[Array, "*batch 4"]) -> Complex[Array, "*batch 4"]:
     """``a̸ c`` for a contravariant four-vector ``a`` and a column spinor ``c``."""
-    (s00, s01), (s10, s11) = _blocks(jnp.asarray(a))[0]
-    (b00, b01), (b10, b11) = _blocks(jnp.asarray(a))[1]
-    c0, c1, c2, c3 = c[..., 0], c[..., 1], c[..., 2], c[..., 3]
-    return jnp.stack([s00 * c2 + s01 * c3, s10 * c2 + s11 * c3, b00 * c0 + b01 * c1, b10 * c0 + b11 * c1], axis=-1)
+    return _stack(slash_components(_vector(a), _spinor(c)), _complex_dtype(a, c))
 
 
 def row_slash(r: Complex[Array, "*batch 4"], a: Complex[ArrayLike, "*batch 4"]) -> Complex[Array, "*batch 4"]:
     """``r a̸`` for a row spinor ``r`` and a contravariant four-vector ``a``."""
-    (s00, s01), (s10, s11) = _blocks(jnp.asarray(a))[0]
-    (b00, b01), (b10, b11) = _blocks(jnp.asarray(a))[1]
-    r0, r1, r2, r3 = r[..., 0], r[..., 1], r[..., 2], r[..., 3]
-    return jnp.stack([r2 * b00 + r3 * b10, r2 * b01 + r3 * b11, r0 * s00 + r1 * s10, r0 * s01 + r1 * s11], axis=-1)
+    return _stack(row_slash_components(_spinor(r), _vector(a)), _complex_dtype(r, a))
 
 
 def vector_bilinear(r: Complex[Array, "*batch 4"], c: Complex[Array, "*batch 4"]) -> Complex[Array, "*batch 4"]:
     """``J^μ = r γ^μ c = r_L σ^μ c_R + r_R σ̄^μ c_L`` (contravariant) for a row ``r`` and
     a column ``c`` spinor."""
-    r0, r1, r2, r3 = r[..., 0], r[..., 1], r[..., 2], r[..., 3]
-    c0, c1, c2, c3 = c[..., 0], c[..., 1], c[..., 2], c[..., 3]
-    return jnp.stack(
-        [
-            r0 * c2 + r1 * c3 + r2 * c0 + r3 * c1,
-            r0 * c3 + r1 * c2 - r2 * c1 - r3 * c0,
-            1j * (-r0 * c3 + r1 * c2 + r2 * c1 - r3 * c0),
-            r0 * c2 - r1 * c3 - r2 * c0 + r3 * c1,
-        ],
-        axis=-1,
-    )
+    return _stack(bilinear_components(_spinor(r), _spinor(c)), _complex_dtype(r, c))
 
 
 def flow_momentum(w: Complex[Array, "*batch n"]) -> Float[Array, "*batch 4"]:
@@ -116,9 +217,10 @@ def chiral(
 
     The projectors are diagonal in this basis, so the same operation serves both sides.
     """
-    g_left = jnp.asarray(g_left)[..., None]
-    g_right = jnp.asarray(g_right)[..., None]
-    return jnp.concatenate([g_left * spinor[..., :2], g_right * spinor[..., 2:]], axis=-1)
+    return _stack(
+        chiral_components(_spinor(spinor), g_left, g_right),
+        _complex_dtype(spinor, g_left, g_right),
+    )
 
 
 def denominator(
@@ -136,8 +238,5 @@ def vector_numerator(
     ``mass`` may be traced: the ``M = 0`` case is selected with a double ``where`` so the
     gradient with respect to ``M`` stays finite.
     """
-    mass = jnp.asarray(mass)
-    massive = mass != 0
-    inverse_mass_squared = jnp.where(massive, 1.0 / jnp.where(massive, mass, 1.0) ** 2, 0.0)
-    longitudinal = minkowski_dot(p, current) * inverse_mass_squared
-    return current - p * longitudinal[..., None]
+    numerator = numerator_components(_spinor(current), _vector(p), jnp.asarray(mass))
+    return _stack(numerator, _complex_dtype(current, p, mass))

@@ -30,42 +30,71 @@ checked against the CUDACPP ``HelAmps_sm.h``):
 Masses, widths (GeV) and couplings may be traced values (gradients reach them); ``mass = 0``
 is selected with a double ``where``. Every public function is ``jax.jit``-compiled (inlined
 when called inside a caller's ``jit``); shape and dtype errors are raised at trace time.
+
+**Kernels.** Each public function wraps a kernel of the same name with the suffix ``_wave``
+that works on :class:`~diffsim.amplitudes.wave.Wave` values (flow momentum + split
+components, see :mod:`diffsim.amplitudes.split`); processes call the kernels directly so that
+nothing is stacked between vertices. A Python number ``0`` for a mass or width is folded at
+trace time (massless propagators cost a real reciprocal per event), equal left and right
+couplings (the same object, or equal numbers) are applied once as a factor, and where a
+product can be grouped in two ways the kernels pick the one whose intermediate has the
+fewest elements, so that wavefunctions carrying different helicity axes are combined pairwise
+before the full helicity table is reached.
 """
 
 import functools
+import math
+import numbers
 
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Complex
 
 from diffsim.amplitudes.propagators import (
-    chiral,
-    denominator,
-    flow_momentum,
-    row_slash,
-    slash_column,
-    vector_bilinear,
-    vector_numerator,
+    bilinear_components,
+    chiral_components,
+    dot,
+    inverse_denominator,
+    is_static_zero,
+    numerator_components,
+    row_slash_components,
+    slash_components,
 )
-from diffsim.kinematics import minkowski_dot
+from diffsim.amplitudes.split import SplitComplex, as_split, to_complex
+from diffsim.amplitudes.wave import Wave, checked, from_array, to_array
 
 __all__ = [
     "VVVV_STRUCTURES",
     "ffs_amplitude",
+    "ffs_amplitude_wave",
     "ffs_fermion_in",
+    "ffs_fermion_in_wave",
     "ffs_fermion_out",
+    "ffs_fermion_out_wave",
     "ffs_scalar_current",
+    "ffs_scalar_current_wave",
     "ffv_amplitude",
+    "ffv_amplitude_wave",
     "ffv_fermion_in",
+    "ffv_fermion_in_wave",
     "ffv_fermion_out",
+    "ffv_fermion_out_wave",
     "ffv_vector_current",
+    "ffv_vector_current_wave",
     "vvs_amplitude",
+    "vvs_amplitude_wave",
     "vvs_scalar_current",
+    "vvs_scalar_current_wave",
     "vvs_vector_current",
+    "vvs_vector_current_wave",
     "vvv_amplitude",
+    "vvv_amplitude_wave",
     "vvv_vector_current",
+    "vvv_vector_current_wave",
     "vvvv_amplitude",
+    "vvvv_amplitude_wave",
     "vvvv_vector_current",
+    "vvvv_vector_current_wave",
 ]
 
 Wave6 = Complex[Array, "*batch 6"]
@@ -77,65 +106,134 @@ VVVV_STRUCTURES = {1: (0, -1, 1), 2: (2, -1, -1), 3: (-1, 0, 1), 4: (-1, 1, 0)}
 VVVV1 = g14g23 - g13g24, VVVV2 = 2g12g34 - g13g24 - g14g23, VVVV3 = g14g23 - g12g34,
 VVVV4 = g13g24 - g12g34 (the SM UFO's four-gluon and four-electroweak-boson structures)."""
 
-
-def _wave(w: ArrayLike, size: int, name: str) -> Array:
-    w = jnp.asarray(w)
-    if w.ndim == 0 or w.shape[-1] != size:
-        raise ValueError(
-            f"{name} must be a wavefunction with last axis {size}, got shape {w.shape}"
-        )
-    if not jnp.issubdtype(w.dtype, jnp.complexfloating):
-        raise TypeError(f"{name} must be complex (a wavefunction), got dtype {w.dtype}")
-    return w
+MINUS_I = -1j
+PLUS_I = 1j
 
 
-def _times(coupling: ArrayLike, vector: Array) -> Array:
-    """A coupling broadcasting with the batch times a ``(..., 4)`` vector."""
-    return jnp.asarray(coupling)[..., None] * vector
+# --------------------------------------------------------------------------- helpers
 
 
-def _sum_flows(*waves: Array) -> Complex[Array, "*batch 2"]:
-    return sum(w[..., :2] for w in waves)
+def _shape(*values) -> tuple[int, ...]:
+    shapes = []
+    for v in values:
+        if isinstance(v, (tuple, list)):
+            shapes.append(_shape(*v))
+        elif isinstance(v, SplitComplex):
+            shapes.append(v.shape)
+        elif v is not None and not isinstance(v, numbers.Number):
+            shapes.append(jnp.shape(v))
+    return jnp.broadcast_shapes(*shapes) if shapes else ()
 
 
-def _join(flow: Array, components: Array) -> Array:
-    flow, components = jnp.broadcast_arrays(flow[..., None, :], components[..., None])
-    return jnp.concatenate([flow[..., 0, :], components[..., 0]], axis=-1)
+def _size(*values) -> int:
+    return math.prod(_shape(*values))
 
 
-def _vector_offshell(structure, flow, mass, width) -> Wave6:
-    """``structure_ν · (-i)(g^{μν} - P^μP^ν/M²)/D`` with ``P = -Σ flows``."""
-    p = -flow_momentum(flow)
-    propagated = vector_numerator(structure, p, mass) / denominator(p, mass, width)[..., None]
-    return _join(flow, -1j * propagated)
+def _same(g_left, g_right) -> bool:
+    """Whether the chiral couplings are known to be equal at trace time."""
+    if g_left is g_right:
+        return True
+    return isinstance(g_left, numbers.Number) and isinstance(g_right, numbers.Number) and g_left == g_right
 
 
-def _scalar_offshell(structure, flow, mass, width) -> Wave3:
-    """``structure · i/D`` with ``P = -Σ flows``."""
-    p = -flow_momentum(flow)
-    return _join(flow, (1j * structure / denominator(p, mass, width))[..., None])
+def _sum_flows(*waves: Wave) -> tuple:
+    return tuple(sum(parts[1:], parts[0]) for parts in zip(*(w.momentum for w in waves)))
 
 
-def _fermion_out(row, flow, mass, width) -> Wave6:
-    """Row spinor ``row · i(q̸ + M)/D`` with ``q = +Σ flows`` (ALOHA ``_1``)."""
-    q = flow_momentum(flow)
-    spinor = row_slash(row, q) + jnp.asarray(mass)[..., None] * row
-    return _join(flow, 1j * spinor / denominator(q, mass, width)[..., None])
+def _negated(p: tuple) -> tuple:
+    return tuple(-x for x in p)
 
 
-def _fermion_in(column, flow, mass, width) -> Wave6:
-    """Column spinor ``i(q̸ + M)/D · column`` with ``q = -Σ flows`` (ALOHA ``_2``)."""
-    q = -flow_momentum(flow)
-    spinor = slash_column(q, column) + jnp.asarray(mass)[..., None] * column
-    return _join(flow, 1j * spinor / denominator(q, mass, width)[..., None])
+def _scaled(components, factor) -> tuple:
+    return tuple(as_split(c) * factor for c in components)
 
 
-def _vector_bilinear(f_bar: Array, f: Array, g_left, g_right) -> Complex[Array, "*batch 4"]:
-    """``J^μ = ψ̄ γ^μ (g_L P_L + g_R P_R) ψ``."""
-    return vector_bilinear(f_bar[..., 2:], chiral(f[..., 2:], g_left, g_right))
+def _vector_offshell(structure, flow, mass, width, factor) -> Wave:
+    """``factor · structure_ν · (-i)(g^{μν} - P^μP^ν/M²)/D`` with ``P = -Σ flows``."""
+    p = _negated(flow)
+    scale = as_split(factor) * MINUS_I * inverse_denominator(p, mass, width)
+    return Wave(flow, _scaled(numerator_components(structure, p, mass), scale))
+
+
+def _scalar_offshell(structure, flow, mass, width, factor) -> Wave:
+    """``factor · structure · i/D`` with ``P = -Σ flows``."""
+    scale = as_split(factor) * PLUS_I * inverse_denominator(_negated(flow), mass, width)
+    return Wave(flow, (as_split(structure) * scale,))
+
+
+def _fermion_out(row, flow, mass, width, factor) -> Wave:
+    """Row spinor ``factor · row · i(q̸ + M)/D`` with ``q = +Σ flows`` (ALOHA ``_1``)."""
+    q = flow
+    spinor = row_slash_components(row, q)
+    if not is_static_zero(mass):
+        spinor = tuple(s + r * mass for s, r in zip(spinor, row))
+    scale = as_split(factor) * PLUS_I * inverse_denominator(q, mass, width)
+    return Wave(flow, _scaled(spinor, scale))
+
+
+def _fermion_in(column, flow, mass, width, factor) -> Wave:
+    """Column spinor ``factor · i(q̸ + M)/D · column`` with ``q = -Σ flows`` (ALOHA ``_2``)."""
+    q = _negated(flow)
+    spinor = slash_components(q, column)
+    if not is_static_zero(mass):
+        spinor = tuple(s + c * mass for s, c in zip(spinor, column))
+    scale = as_split(factor) * PLUS_I * inverse_denominator(q, mass, width)
+    return Wave(flow, _scaled(spinor, scale))
+
+
+def _column_coupled(f, g_left, g_right):
+    """``(g_L P_L + g_R P_R) ψ`` and the factor left over (``1``, or ``g`` if ``g_L = g_R``)."""
+    if _same(g_left, g_right):
+        return tuple(f), g_left
+    return chiral_components(f, g_left, g_right), 1.0
+
+
+def _row_coupled(r, g_left, g_right):
+    """``ψ̄`` such that ``ψ̄ γ^μ`` equals ``ψ̄_in γ^μ (g_L P_L + g_R P_R)`` (``γ^μ P_L = P_R γ^μ``),
+    and the factor left over."""
+    if _same(g_left, g_right):
+        return tuple(r), g_left
+    return chiral_components(r, g_right, g_left), 1.0
+
+
+def _vector_bilinear(f_bar: Wave, f: Wave, g_left, g_right):
+    """``ψ̄ γ^μ (g_L P_L + g_R P_R) ψ`` up to the returned common factor."""
+    if _size(f.components) <= _size(f_bar.components):
+        column, factor = _column_coupled(f.components, g_left, g_right)
+        return bilinear_components(f_bar.components, column), factor
+    row, factor = _row_coupled(f_bar.components, g_left, g_right)
+    return bilinear_components(row, f.components), factor
+
+
+def _finish_amplitude(value: SplitComplex, waves, couplings) -> Array:
+    batch = jnp.broadcast_shapes(*(w.shape[:-1] for w in waves), *(jnp.shape(c) for c in couplings))
+    value = to_complex(value)
+    return jnp.broadcast_to(value, jnp.broadcast_shapes(value.shape, batch))
+
+
+def _finish_wave(wave: Wave, waves, couplings) -> Array:
+    batch = jnp.broadcast_shapes(*(w.shape[:-1] for w in waves), *(jnp.shape(c) for c in couplings))
+    array = to_array(wave)
+    return jnp.broadcast_to(array, jnp.broadcast_shapes(array.shape[:-1], batch) + array.shape[-1:])
 
 
 # --------------------------------------------------------------------------- FFV
+
+
+def ffv_amplitude_wave(f_bar: Wave, f: Wave, v: Wave, g_left, g_right) -> SplitComplex:
+    """Kernel of :func:`ffv_amplitude`."""
+    fb, fc, vc = f_bar.components, f.components, v.components
+    if _size(fb, vc) <= _size(vc, fc):
+        row = row_slash_components(fb, vc)  # ψ̄ ε̸: its L half meets ψ_L
+        left = row[0] * fc[0] + row[1] * fc[1]
+        right = row[2] * fc[2] + row[3] * fc[3]
+    else:
+        column = slash_components(vc, fc)  # ε̸ ψ: ψ_L ends up in the lower half
+        left = fb[2] * column[2] + fb[3] * column[3]
+        right = fb[0] * column[0] + fb[1] * column[1]
+    if _same(g_left, g_right):
+        return (left + right) * (as_split(g_left) * MINUS_I)
+    return (left * as_split(g_left) + right * as_split(g_right)) * MINUS_I
 
 
 @jax.jit
@@ -148,8 +246,15 @@ def ffv_amplitude(
     wavefunction, ``f`` the flowing-in (column) one, ``v`` a vector wavefunction, all
     ``(..., 6)``; chiral couplings broadcasting with the batch. Returns ``(...)`` complex.
     """
-    f_bar, f, v = _wave(f_bar, 6, "f_bar"), _wave(f, 6, "f"), _wave(v, 6, "v")
-    return -1j * minkowski_dot(_vector_bilinear(f_bar, f, g_left, g_right), v[..., 2:])
+    waves = (checked(f_bar, 6, "f_bar"), checked(f, 6, "f"), checked(v, 6, "v"))
+    value = ffv_amplitude_wave(*map(from_array, waves), g_left, g_right)
+    return _finish_amplitude(value, waves, (g_left, g_right))
+
+
+def ffv_vector_current_wave(f_bar: Wave, f: Wave, g_left, g_right, mass, width) -> Wave:
+    """Kernel of :func:`ffv_vector_current`."""
+    current, factor = _vector_bilinear(f_bar, f, g_left, g_right)
+    return _vector_offshell(current, _sum_flows(f, f_bar), mass, width, factor)
 
 
 @jax.jit
@@ -162,9 +267,16 @@ def ffv_vector_current(
     ``J^ν = ψ̄ γ^ν (g_L P_L + g_R P_R) ψ``, flow ``Σ = flow(f) + flow(f_bar)`` and ``P = -Σ``
     (the total momentum entering the fermion line). ``mass``/``width`` of the vector (GeV).
     """
-    f_bar, f = _wave(f_bar, 6, "f_bar"), _wave(f, 6, "f")
-    current = _vector_bilinear(f_bar, f, g_left, g_right)
-    return _vector_offshell(current, _sum_flows(f, f_bar), mass, width)
+    waves = (checked(f_bar, 6, "f_bar"), checked(f, 6, "f"))
+    wave = ffv_vector_current_wave(*map(from_array, waves), g_left, g_right, mass, width)
+    return _finish_wave(wave, waves, (g_left, g_right, mass, width))
+
+
+def ffv_fermion_out_wave(f_bar: Wave, v: Wave, g_left, g_right, mass, width) -> Wave:
+    """Kernel of :func:`ffv_fermion_out`."""
+    fb, factor = _row_coupled(f_bar.components, g_left, g_right)
+    row = row_slash_components(fb, v.components)
+    return _fermion_out(row, _sum_flows(f_bar, v), mass, width, factor)
 
 
 @jax.jit
@@ -177,9 +289,16 @@ def ffv_fermion_out(
     of the next vertex. Flow ``Σ = flow(f_bar) + flow(v)``, propagator momentum ``q = Σ``.
     ``mass``/``width`` of the internal fermion (GeV).
     """
-    f_bar, v = _wave(f_bar, 6, "f_bar"), _wave(v, 6, "v")
-    row = chiral(row_slash(f_bar[..., 2:], v[..., 2:]), g_left, g_right)
-    return _fermion_out(row, _sum_flows(f_bar, v), mass, width)
+    waves = (checked(f_bar, 6, "f_bar"), checked(v, 6, "v"))
+    wave = ffv_fermion_out_wave(*map(from_array, waves), g_left, g_right, mass, width)
+    return _finish_wave(wave, waves, (g_left, g_right, mass, width))
+
+
+def ffv_fermion_in_wave(f: Wave, v: Wave, g_left, g_right, mass, width) -> Wave:
+    """Kernel of :func:`ffv_fermion_in`."""
+    fc, factor = _column_coupled(f.components, g_left, g_right)
+    column = slash_components(v.components, fc)
+    return _fermion_in(column, _sum_flows(f, v), mass, width, factor)
 
 
 @jax.jit
@@ -192,17 +311,27 @@ def ffv_fermion_in(
     next vertex. Flow ``Σ = flow(f) + flow(v)``, propagator momentum ``q = -Σ``.
     ``mass``/``width`` of the internal fermion (GeV).
     """
-    f, v = _wave(f, 6, "f"), _wave(v, 6, "v")
-    column = slash_column(v[..., 2:], chiral(f[..., 2:], g_left, g_right))
-    return _fermion_in(column, _sum_flows(f, v), mass, width)
+    waves = (checked(f, 6, "f"), checked(v, 6, "v"))
+    wave = ffv_fermion_in_wave(*map(from_array, waves), g_left, g_right, mass, width)
+    return _finish_wave(wave, waves, (g_left, g_right, mass, width))
 
 
 # --------------------------------------------------------------------------- FFS
 
 
-def _scalar_bilinear(f_bar: Array, f: Array, g_left, g_right) -> Amplitude:
+def _scalar_bilinear(f_bar: Wave, f: Wave, g_left, g_right) -> SplitComplex:
     """``ψ̄ (g_L P_L + g_R P_R) ψ``."""
-    return jnp.sum(f_bar[..., 2:] * chiral(f[..., 2:], g_left, g_right), axis=-1)
+    fb, fc = f_bar.components, f.components
+    left = fb[0] * fc[0] + fb[1] * fc[1]
+    right = fb[2] * fc[2] + fb[3] * fc[3]
+    if _same(g_left, g_right):
+        return (left + right) * as_split(g_left)
+    return left * as_split(g_left) + right * as_split(g_right)
+
+
+def ffs_amplitude_wave(f_bar: Wave, f: Wave, s: Wave, g_left, g_right) -> SplitComplex:
+    """Kernel of :func:`ffs_amplitude`."""
+    return _scalar_bilinear(f_bar, f, g_left, g_right) * s.components[0] * MINUS_I
 
 
 @jax.jit
@@ -213,8 +342,15 @@ def ffs_amplitude(
 
     ALOHA ``FFSn_0(F1=f, F2=f_bar, S3=s, COUP)``; ``s`` is a ``(..., 3)`` scalar wavefunction.
     """
-    f_bar, f, s = _wave(f_bar, 6, "f_bar"), _wave(f, 6, "f"), _wave(s, 3, "s")
-    return -1j * _scalar_bilinear(f_bar, f, g_left, g_right) * s[..., 2]
+    waves = (checked(f_bar, 6, "f_bar"), checked(f, 6, "f"), checked(s, 3, "s"))
+    value = ffs_amplitude_wave(*map(from_array, waves), g_left, g_right)
+    return _finish_amplitude(value, waves, (g_left, g_right))
+
+
+def ffs_scalar_current_wave(f_bar: Wave, f: Wave, g_left, g_right, mass, width) -> Wave:
+    """Kernel of :func:`ffs_scalar_current`."""
+    bilinear = _scalar_bilinear(f_bar, f, g_left, g_right)
+    return _scalar_offshell(bilinear, _sum_flows(f, f_bar), mass, width, 1.0)
 
 
 @jax.jit
@@ -225,9 +361,19 @@ def ffs_scalar_current(
 
     ALOHA ``FFSn_3(F1=f, F2=f_bar, COUP, M3, W3)``; flow ``flow(f) + flow(f_bar)``.
     """
-    f_bar, f = _wave(f_bar, 6, "f_bar"), _wave(f, 6, "f")
-    bilinear = _scalar_bilinear(f_bar, f, g_left, g_right)
-    return _scalar_offshell(bilinear, _sum_flows(f, f_bar), mass, width)
+    waves = (checked(f_bar, 6, "f_bar"), checked(f, 6, "f"))
+    wave = ffs_scalar_current_wave(*map(from_array, waves), g_left, g_right, mass, width)
+    return _finish_wave(wave, waves, (g_left, g_right, mass, width))
+
+
+def ffs_fermion_out_wave(f_bar: Wave, s: Wave, g_left, g_right, mass, width) -> Wave:
+    """Kernel of :func:`ffs_fermion_out`."""
+    if _same(g_left, g_right):
+        row, factor = tuple(f_bar.components), g_left
+    else:
+        row, factor = chiral_components(f_bar.components, g_left, g_right), 1.0
+    row = tuple(r * s.components[0] for r in row)
+    return _fermion_out(row, _sum_flows(f_bar, s), mass, width, factor)
 
 
 @jax.jit
@@ -238,9 +384,16 @@ def ffs_fermion_out(
 
     ALOHA ``FFSn_1(F2=f_bar, S3=s, COUP, M1, W1)``; ``q = flow(f_bar) + flow(s)``.
     """
-    f_bar, s = _wave(f_bar, 6, "f_bar"), _wave(s, 3, "s")
-    row = chiral(f_bar[..., 2:], g_left, g_right) * s[..., 2:]
-    return _fermion_out(row, _sum_flows(f_bar, s), mass, width)
+    waves = (checked(f_bar, 6, "f_bar"), checked(s, 3, "s"))
+    wave = ffs_fermion_out_wave(*map(from_array, waves), g_left, g_right, mass, width)
+    return _finish_wave(wave, waves, (g_left, g_right, mass, width))
+
+
+def ffs_fermion_in_wave(f: Wave, s: Wave, g_left, g_right, mass, width) -> Wave:
+    """Kernel of :func:`ffs_fermion_in`."""
+    column, factor = _column_coupled(f.components, g_left, g_right)
+    column = tuple(c * s.components[0] for c in column)
+    return _fermion_in(column, _sum_flows(f, s), mass, width, factor)
 
 
 @jax.jit
@@ -251,25 +404,39 @@ def ffs_fermion_in(
 
     ALOHA ``FFSn_2(F1=f, S3=s, COUP, M2, W2)``; ``q = -(flow(f) + flow(s))``.
     """
-    f, s = _wave(f, 6, "f"), _wave(s, 3, "s")
-    column = chiral(f[..., 2:], g_left, g_right) * s[..., 2:]
-    return _fermion_in(column, _sum_flows(f, s), mass, width)
+    waves = (checked(f, 6, "f"), checked(s, 3, "s"))
+    wave = ffs_fermion_in_wave(*map(from_array, waves), g_left, g_right, mass, width)
+    return _finish_wave(wave, waves, (g_left, g_right, mass, width))
 
 
 # --------------------------------------------------------------------------- VVV
 
 
-def _vvv_amputated(v2: Array, v3: Array, p1, p2, p3) -> Complex[Array, "*batch 4"]:
+def _difference(a, b) -> tuple:
+    return tuple(x - y for x, y in zip(a, b))
+
+
+def _vvv_amputated(e2, e3, p1, p2, p3) -> tuple:
     """``S^μ`` with ``ε₁·S = VVV1(ε₁, ε₂, ε₃)``, the Yang–Mills structure.
 
     ``VVV1 = (ε₁·ε₂)(ε₃·(P₁-P₂)) + (ε₁·ε₃)(ε₂·(P₃-P₁)) + (ε₂·ε₃)(ε₁·(P₂-P₃))``.
     """
-    e2, e3 = v2[..., 2:], v3[..., 2:]
-    return (
-        e2 * minkowski_dot(e3, p1 - p2)[..., None]
-        + e3 * minkowski_dot(e2, p3 - p1)[..., None]
-        + minkowski_dot(e2, e3)[..., None] * (p2 - p3)
+    a = dot(e3, _difference(p1, p2))
+    b = dot(e2, _difference(p3, p1))
+    c = dot(e2, e3)
+    return tuple(x * a + y * b + c * z for x, y, z in zip(e2, e3, _difference(p2, p3)))
+
+
+def vvv_amplitude_wave(v1: Wave, v2: Wave, v3: Wave, coupling) -> SplitComplex:
+    """Kernel of :func:`vvv_amplitude` (the three products of pairs, each on its own axes)."""
+    p1, p2, p3 = v1.momentum, v2.momentum, v3.momentum
+    e1, e2, e3 = v1.components, v2.components, v3.components
+    value = (
+        dot(e1, e2) * dot(e3, _difference(p1, p2))
+        + dot(e1, e3) * dot(e2, _difference(p3, p1))
+        + dot(e2, e3) * dot(e1, _difference(p2, p3))
     )
+    return value * (as_split(coupling) * MINUS_I)
 
 
 @jax.jit
@@ -279,9 +446,16 @@ def vvv_amplitude(v1: Wave6, v2: Wave6, v3: Wave6, coupling: ArrayLike) -> Ampli
     The momenta ``P_n`` are read from each wavefunction's flow (outgoing momenta for
     ``vxxxxx``); the three flows must sum to zero. VVV1 is antisymmetric in any two legs.
     """
-    v1, v2, v3 = _wave(v1, 6, "v1"), _wave(v2, 6, "v2"), _wave(v3, 6, "v3")
-    p1, p2, p3 = flow_momentum(v1), flow_momentum(v2), flow_momentum(v3)
-    return -1j * coupling * minkowski_dot(v1[..., 2:], _vvv_amputated(v2, v3, p1, p2, p3))
+    waves = (checked(v1, 6, "v1"), checked(v2, 6, "v2"), checked(v3, 6, "v3"))
+    value = vvv_amplitude_wave(*map(from_array, waves), coupling)
+    return _finish_amplitude(value, waves, (coupling,))
+
+
+def vvv_vector_current_wave(v2: Wave, v3: Wave, coupling, mass, width) -> Wave:
+    """Kernel of :func:`vvv_vector_current`."""
+    flow = _sum_flows(v2, v3)
+    structure = _vvv_amputated(v2.components, v3.components, _negated(flow), v2.momentum, v3.momentum)
+    return _vector_offshell(structure, flow, mass, width, coupling)
 
 
 @jax.jit
@@ -295,11 +469,9 @@ def vvv_vector_current(
     ``(V1, V3)`` is ``vvv_vector_current(v3, v1, …)`` and in slot 3 from ``(V1, V2)`` is
     ``vvv_vector_current(v1, v2, …)``.
     """
-    v2, v3 = _wave(v2, 6, "v2"), _wave(v3, 6, "v3")
-    flow = _sum_flows(v2, v3)
-    p1, p2, p3 = -flow_momentum(flow), flow_momentum(v2), flow_momentum(v3)
-    structure_vector = _times(coupling, _vvv_amputated(v2, v3, p1, p2, p3))
-    return _vector_offshell(structure_vector, flow, mass, width)
+    waves = (checked(v2, 6, "v2"), checked(v3, 6, "v3"))
+    wave = vvv_vector_current_wave(*map(from_array, waves), coupling, mass, width)
+    return _finish_wave(wave, waves, (coupling, mass, width))
 
 
 # --------------------------------------------------------------------------- VVVV
@@ -313,15 +485,26 @@ def _vvvv_coefficients(structure: int):
     return VVVV_STRUCTURES[structure]
 
 
-def _vvvv_amputated(v2, v3, v4, structure) -> Complex[Array, "*batch 4"]:
+def _vvvv_amputated(e2, e3, e4, structure) -> tuple:
     """``S^μ`` with ``ε₁·S = c12 (ε₁·ε₂)(ε₃·ε₄) + c13 (ε₁·ε₃)(ε₂·ε₄) + c14 (ε₁·ε₄)(ε₂·ε₃)``."""
-    c12, c13, c14 = _vvvv_coefficients(structure)
-    e2, e3, e4 = v2[..., 2:], v3[..., 2:], v4[..., 2:]
-    return (
-        c12 * e2 * minkowski_dot(e3, e4)[..., None]
-        + c13 * e3 * minkowski_dot(e2, e4)[..., None]
-        + c14 * e4 * minkowski_dot(e2, e3)[..., None]
-    )
+    terms = []
+    for c, x, (a, b) in zip(_vvvv_coefficients(structure), (e2, e3, e4), ((e3, e4), (e2, e4), (e2, e3))):
+        if c:
+            product = dot(a, b) * float(c)
+            terms.append(tuple(as_split(xi) * product for xi in x))
+    return tuple(sum(parts[1:], parts[0]) for parts in zip(*terms))
+
+
+def vvvv_amplitude_wave(v1: Wave, v2: Wave, v3: Wave, v4: Wave, coupling, *, structure: int) -> SplitComplex:
+    """Kernel of :func:`vvvv_amplitude`."""
+    e1, e2, e3, e4 = v1.components, v2.components, v3.components, v4.components
+    pairs = (((e1, e2), (e3, e4)), ((e1, e3), (e2, e4)), ((e1, e4), (e2, e3)))
+    terms = [
+        dot(*a) * dot(*b) * float(c)
+        for c, (a, b) in zip(_vvvv_coefficients(structure), pairs)
+        if c
+    ]
+    return sum(terms[1:], terms[0]) * (as_split(coupling) * MINUS_I)
 
 
 @functools.partial(jax.jit, static_argnames="structure")
@@ -333,8 +516,15 @@ def vvvv_amplitude(
     ``structure`` is ALOHA's number ``n`` (1, 2, 3 or 4), see :data:`VVVV_STRUCTURES`;
     MadGraph's QCD four-gluon vertex is the sum of VVVV1, VVVV3 and VVVV4 calls.
     """
-    v1, v2, v3, v4 = (_wave(w, 6, f"v{i}") for i, w in enumerate((v1, v2, v3, v4), 1))
-    return -1j * coupling * minkowski_dot(v1[..., 2:], _vvvv_amputated(v2, v3, v4, structure))
+    waves = tuple(checked(w, 6, f"v{i}") for i, w in enumerate((v1, v2, v3, v4), 1))
+    value = vvvv_amplitude_wave(*map(from_array, waves), coupling, structure=structure)
+    return _finish_amplitude(value, waves, (coupling,))
+
+
+def vvvv_vector_current_wave(v2: Wave, v3: Wave, v4: Wave, coupling, mass, width, *, structure: int) -> Wave:
+    """Kernel of :func:`vvvv_vector_current`."""
+    structure_vector = _vvvv_amputated(v2.components, v3.components, v4.components, structure)
+    return _vector_offshell(structure_vector, _sum_flows(v2, v3, v4), mass, width, coupling)
 
 
 @functools.partial(jax.jit, static_argnames="structure")
@@ -353,19 +543,32 @@ def vvvv_vector_current(
     ``C · S_ν · (-i)(g^{μν} - P₁^μP₁^ν/M²)/D`` with ``ε₁·S = VVVVn``, flow
     ``flow(v2) + flow(v3) + flow(v4)``, ``P₁ = -Σ``.
     """
-    v2, v3, v4 = (_wave(w, 6, f"v{i}") for i, w in enumerate((v2, v3, v4), 2))
-    structure_vector = _times(coupling, _vvvv_amputated(v2, v3, v4, structure))
-    return _vector_offshell(structure_vector, _sum_flows(v2, v3, v4), mass, width)
+    _vvvv_coefficients(structure)
+    waves = tuple(checked(w, 6, f"v{i}") for i, w in enumerate((v2, v3, v4), 2))
+    wave = vvvv_vector_current_wave(*map(from_array, waves), coupling, mass, width, structure=structure)
+    return _finish_wave(wave, waves, (coupling, mass, width))
 
 
 # --------------------------------------------------------------------------- VVS
 
 
+def vvs_amplitude_wave(v1: Wave, v2: Wave, s: Wave, coupling) -> SplitComplex:
+    """Kernel of :func:`vvs_amplitude`."""
+    return dot(v1.components, v2.components) * s.components[0] * (as_split(coupling) * MINUS_I)
+
+
 @jax.jit
 def vvs_amplitude(v1: Wave6, v2: Wave6, s: Wave3, coupling: ArrayLike) -> Amplitude:
     """Vector–vector–scalar amplitude ``-i C (ε₁·ε₂) φ`` (ALOHA ``VVS1_0(V1, V2, S3, COUP)``)."""
-    v1, v2, s = _wave(v1, 6, "v1"), _wave(v2, 6, "v2"), _wave(s, 3, "s")
-    return -1j * coupling * minkowski_dot(v1[..., 2:], v2[..., 2:]) * s[..., 2]
+    waves = (checked(v1, 6, "v1"), checked(v2, 6, "v2"), checked(s, 3, "s"))
+    value = vvs_amplitude_wave(*map(from_array, waves), coupling)
+    return _finish_amplitude(value, waves, (coupling,))
+
+
+def vvs_scalar_current_wave(v1: Wave, v2: Wave, coupling, mass, width) -> Wave:
+    """Kernel of :func:`vvs_scalar_current`."""
+    structure = dot(v1.components, v2.components)
+    return _scalar_offshell(structure, _sum_flows(v1, v2), mass, width, coupling)
 
 
 @jax.jit
@@ -373,9 +576,15 @@ def vvs_scalar_current(
     v1: Wave6, v2: Wave6, coupling: ArrayLike, mass: ArrayLike, width: ArrayLike
 ) -> Wave3:
     """Off-shell scalar ``i C (ε₁·ε₂)/D`` (ALOHA ``VVS1_3(V1, V2, COUP, M3, W3)``), ``(..., 3)``."""
-    v1, v2 = _wave(v1, 6, "v1"), _wave(v2, 6, "v2")
-    structure = coupling * minkowski_dot(v1[..., 2:], v2[..., 2:])
-    return _scalar_offshell(structure, _sum_flows(v1, v2), mass, width)
+    waves = (checked(v1, 6, "v1"), checked(v2, 6, "v2"))
+    wave = vvs_scalar_current_wave(*map(from_array, waves), coupling, mass, width)
+    return _finish_wave(wave, waves, (coupling, mass, width))
+
+
+def vvs_vector_current_wave(v: Wave, s: Wave, coupling, mass, width) -> Wave:
+    """Kernel of :func:`vvs_vector_current`."""
+    structure = tuple(as_split(e) * s.components[0] for e in v.components)
+    return _vector_offshell(structure, _sum_flows(v, s), mass, width, coupling)
 
 
 @jax.jit
@@ -386,6 +595,6 @@ def vvs_vector_current(
 
     VVS1 is symmetric in the two vectors, so this is also ``VVS1_2(V1=v, S3=s, …)``.
     """
-    v, s = _wave(v, 6, "v"), _wave(s, 3, "s")
-    structure = _times(coupling, v[..., 2:] * s[..., 2:])
-    return _vector_offshell(structure, _sum_flows(v, s), mass, width)
+    waves = (checked(v, 6, "v"), checked(s, 3, "s"))
+    wave = vvs_vector_current_wave(*map(from_array, waves), coupling, mass, width)
+    return _finish_wave(wave, waves, (coupling, mass, width))

@@ -27,16 +27,30 @@ selections with the double-``where`` pattern so gradients stay finite at the spe
 points. The spinors use the on-shell-independent HELAS form ``ω± = sqrt(E ± |p|)`` with
 ``ω- = M/ω+`` and ``|p| → min(E, |p|)``, exactly as MadGraph (so momenta that are massless
 while ``M ≠ 0`` give MadGraph's numbers).
+
+Each function is a thin wrapper around a kernel (:func:`fermion_in_wave`,
+:func:`fermion_out_wave`, :func:`vector_wave`, :func:`scalar_wave`) that takes the momentum
+as four real arrays and returns a :class:`~diffsim.amplitudes.wave.Wave` of split
+components. The kernels fold Python numbers at trace time (a mass given as ``0.0`` is a
+massless particle, ``nsf = ±1`` as a Python int costs nothing), and every square root and
+division acts on helicity-independent quantities only, so that a process evaluates them
+once per event and each helicity costs a few multiplications and selections.
 """
+
+import numbers
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Complex, Float, Int
 
+from diffsim.amplitudes.split import SplitComplex, as_split, where
+from diffsim.amplitudes.wave import Wave, to_array
 from diffsim.kinematics import safe_sqrt
 
 __all__ = [
+    "fermion_in_wave",
+    "fermion_out_wave",
     "imzxxx",
     "ipzxxx",
     "ixxxxx",
@@ -45,13 +59,16 @@ __all__ = [
     "opzxxx",
     "oxxxxx",
     "oxzxxx",
+    "scalar_wave",
     "sxxxxx",
+    "vector_wave",
     "vxxxxx",
 ]
 
 Momentum = Float[ArrayLike, "*batch 4"]
 Sign = Int[ArrayLike, "*batch"]
 Wavefunction = Complex[Array, "*batch 6"]
+Components = tuple  # four real arrays (E, px, py, pz)
 
 
 def _momentum(p: Momentum, mass: ArrayLike = 0.0):
@@ -82,19 +99,54 @@ def _sign(name: str, value: ArrayLike, allowed: tuple[int, ...], dtype) -> Array
     return array.astype(dtype)
 
 
-def _flow(p: Array, sign: Array) -> Complex[Array, "*batch 2"]:
-    """Flow components ``sign·(E + i pz, px + i py)``."""
-    sign = sign[..., None]
-    return sign * jnp.stack([p[..., 0] + 1j * p[..., 3], p[..., 1] + 1j * p[..., 2]], axis=-1)
+def _components(p: Array) -> Components:
+    return (p[..., 0], p[..., 1], p[..., 2], p[..., 3])
 
 
-def _stack(flow: Array, components: list) -> Array:
-    """Stack the two flow components and the wavefunction components on a last axis."""
-    return jnp.stack(jnp.broadcast_arrays(flow[..., 0], flow[..., 1], *components), axis=-1)
+# ------------------------------------------------------------------ helpers with folding
 
 
-def _dirac_spinor(p: Array, mass: Array, nh: Array, nsf: Array) -> list:
-    """HELAS column spinor (4 components) for ``nh = hel·nsf`` and ``nsf``.
+def _is_number(x) -> bool:
+    return isinstance(x, numbers.Number)
+
+
+def _times(sign, x):
+    """``sign * x`` with Python ``±1`` and ``0`` folded (``x`` real or split)."""
+    if _is_number(sign):
+        if sign == 1:
+            return x
+        if sign == -1:
+            return -x
+        if sign == 0:
+            return 0.0
+    return sign * x
+
+
+def _select(condition, a, b):
+    """``where(condition, a, b)``; a Python ``condition`` picks at trace time."""
+    if isinstance(condition, (bool, np.bool_)):
+        return a if condition else b
+    if isinstance(a, SplitComplex) or isinstance(b, SplitComplex):
+        return where(condition, as_split(a), as_split(b))
+    return jnp.where(condition, a, b)
+
+
+def _flow(p: Components, sign) -> tuple:
+    return tuple(_times(sign, x) for x in p)
+
+
+def _antiparticle_signs(nsf, nh):
+    """HELAS's ``sf₁,₂ = (1 + nsf ± (1 - nsf) nh)/2``."""
+    if _is_number(nsf):
+        if nsf == 1:
+            return 1.0, 1.0
+        if nsf == -1:
+            return nh, _times(-1, nh)
+    return (1 + nsf + (1 - nsf) * nh) / 2, (1 + nsf - (1 - nsf) * nh) / 2
+
+
+def _dirac_spinor(p: Components, mass, nh, nsf) -> list:
+    """HELAS column spinor (4 split components) for ``nh = hel·nsf`` and ``nsf``.
 
     Moving (``|p| > 0``): ``(sf₁ ω_{-nh} ξ, sf₂ ω_{+nh} ξ)`` with the helicity eigenspinor
     ``ξ = ξ_nh(p̂)``, ``ω₊ = sqrt(E + |p|)``, ``ω₋ = M/ω₊`` and HELAS's antiparticle signs
@@ -102,7 +154,8 @@ def _dirac_spinor(p: Array, mass: Array, nh: Array, nsf: Array) -> list:
     ``ξ₊ = (0, -1)``, ``ξ₋ = (1, 0)``. At rest: ``sqrt|M|`` components carrying the sign of
     ``M``, as in HELAS.
     """
-    e, px, py, pz = p[..., 0], p[..., 1], p[..., 2], p[..., 3]
+    e, px, py, pz = p
+    massless = _is_number(mass) and mass == 0
     pp = jnp.minimum(e, safe_sqrt(px**2 + py**2 + pz**2))
     moving = pp > 0
     pp_safe = jnp.where(moving, pp, 1.0)
@@ -112,31 +165,119 @@ def _dirac_spinor(p: Array, mass: Array, nh: Array, nsf: Array) -> list:
     off_axis = pp3 > 0
     chi0 = safe_sqrt(pp3 / (2.0 * pp_safe))
     chi1_denominator = jnp.where(off_axis, safe_sqrt(2.0 * pp_safe * pp3), 1.0)
-    chi1 = jnp.where(off_axis, (nh * px + 1j * py) / chi1_denominator, -nh)
-    xi_first = jnp.where(positive, chi0, chi1)
-    xi_second = jnp.where(positive, chi1, chi0)
+    chi1 = SplitComplex(
+        jnp.where(off_axis, _times(nh, px / chi1_denominator), _times(-1, nh)),
+        jnp.where(off_axis, py / chi1_denominator, 0.0),
+    )
+    xi_first = _select(positive, chi0, chi1)
+    xi_second = _select(positive, chi1, chi0)
 
     omega_plus = safe_sqrt(e + pp)
-    omega_minus = mass / jnp.where(omega_plus > 0, omega_plus, 1.0)
-    weight_left = (1 + nsf + (1 - nsf) * nh) / 2 * jnp.where(positive, omega_minus, omega_plus)
-    weight_right = (1 + nsf - (1 - nsf) * nh) / 2 * jnp.where(positive, omega_plus, omega_minus)
+    omega_minus = 0.0 if massless else mass / jnp.where(omega_plus > 0, omega_plus, 1.0)
+    sf_left, sf_right = _antiparticle_signs(nsf, nh)
+    weight_left = _times(sf_left, _select(positive, omega_minus, omega_plus))
+    weight_right = _times(sf_right, _select(positive, omega_plus, omega_minus))
     moving_spinor = [
-        weight_left * xi_first,
-        weight_left * xi_second,
-        weight_right * xi_first,
-        weight_right * xi_second,
+        as_split(weight_left) * xi_first,
+        as_split(weight_left) * xi_second,
+        as_split(weight_right) * xi_first,
+        as_split(weight_right) * xi_second,
     ]
 
-    sqrt_mass = safe_sqrt(jnp.abs(mass))
-    signed_sqrt_mass = jnp.where(mass < 0, -sqrt_mass, sqrt_mass)
-    zero = jnp.zeros_like(sqrt_mass)
-    rest_spinor = [
-        jnp.where(positive, signed_sqrt_mass, zero),
-        jnp.where(positive, zero, nsf * sqrt_mass),
-        jnp.where(positive, nsf * sqrt_mass, zero),
-        jnp.where(positive, zero, signed_sqrt_mass),
+    if massless:
+        rest_spinor = [0.0] * 4
+    else:
+        sqrt_mass = safe_sqrt(jnp.abs(mass))
+        signed_sqrt_mass = jnp.where(mass < 0, -sqrt_mass, sqrt_mass)
+        rest_spinor = [
+            _select(positive, signed_sqrt_mass, 0.0),
+            _select(positive, 0.0, _times(nsf, sqrt_mass)),
+            _select(positive, _times(nsf, sqrt_mass), 0.0),
+            _select(positive, 0.0, signed_sqrt_mass),
+        ]
+    return [_select(moving, as_split(m), as_split(r)) for m, r in zip(moving_spinor, rest_spinor)]
+
+
+# ------------------------------------------------------------------ kernels
+
+
+def fermion_in_wave(p: Components, mass, hel, nsf) -> Wave:
+    """``IXXXXX`` as a :class:`Wave`: column spinor ``u`` (``nsf = +1``) or ``v`` (``-1``),
+    flow ``-nsf·p``. ``p`` is four real arrays; ``hel``/``nsf`` numbers or arrays."""
+    return Wave(_flow(p, _times(-1, nsf)), tuple(_dirac_spinor(p, mass, _times(nsf, hel), nsf)))
+
+
+def fermion_out_wave(p: Components, mass, hel, nsf) -> Wave:
+    """``OXXXXX`` as a :class:`Wave`: the barred (row) spinor of :func:`fermion_in_wave`
+    (``fo = (fi₃*, fi₄*, fi₁*, fi₂*)``), flow ``+nsf·p``."""
+    s = _dirac_spinor(p, mass, _times(nsf, hel), nsf)
+    return Wave(_flow(p, nsf), (s[2].conj(), s[3].conj(), s[0].conj(), s[1].conj()))
+
+
+def _transverse(p: Components, pp, pt, hel, nsv_abs_hel) -> list:
+    """HELAS transverse polarisation ``ε(±)`` (times ``hel``) for given ``|p|`` and ``pT``."""
+    _, px, py, pz = p
+    sqh = 0.5**0.5
+    has_pt = pt > 0
+    pt_safe = jnp.where(has_pt, pt, 1.0)
+    pzpt = pz / (pp * pt_safe) * sqh
+    sign_pz = jnp.where(pz < 0, -1.0, 1.0)
+    e1 = SplitComplex(
+        jnp.where(has_pt, _times(hel, -px * pzpt), _times(hel, -sqh)),
+        _times(nsv_abs_hel, jnp.where(has_pt, -py / pt_safe * sqh, 0.0)),
+    )
+    e2 = SplitComplex(
+        jnp.where(has_pt, _times(hel, -py * pzpt), 0.0),
+        _times(nsv_abs_hel, jnp.where(has_pt, px / pt_safe * sqh, sign_pz * sqh)),
+    )
+    e3 = _times(hel, pt / pp * sqh)
+    return [SplitComplex(None, None), e1, e2, as_split(e3)]
+
+
+def vector_wave(p: Components, mass, hel, nsv) -> Wave:
+    """``VXXXXX`` as a :class:`Wave`: ``ε^μ`` (``nsv = -1``) or ``ε^μ*`` (``+1``), flow
+    ``+nsv·p``. A mass given as the Python number ``0`` selects the massless branch only."""
+    e, px, py, pz = p
+    abs_hel = abs(hel) if _is_number(hel) else jnp.abs(hel)
+    nsv_abs_hel = _times(nsv, abs_hel)
+    pt_full = safe_sqrt(px**2 + py**2)
+
+    # massless: HELAS uses the energy as |p|
+    e_safe = jnp.where(e != 0, e, 1.0)
+    massless = _transverse(p, e_safe, pt_full, hel, nsv_abs_hel)
+    if _is_number(mass) and mass == 0:
+        return Wave(_flow(p, nsv), tuple(massless))
+
+    longitudinal_weight = 1 - abs_hel
+    pp = jnp.minimum(e, safe_sqrt(px**2 + py**2 + pz**2))
+    pt = jnp.minimum(pp, pt_full)
+    moving = pp > 0
+    pp_safe = jnp.where(moving, pp, 1.0)
+    has_mass = mass != 0
+    mass_safe = jnp.where(has_mass, mass, 1.0)
+    emp = e / (mass_safe * pp_safe)
+    transverse = _transverse(p, pp_safe, pt, hel, nsv_abs_hel)
+    longitudinal = [pp_safe / mass_safe, px * emp, py * emp, pz * emp]
+    massive_moving = [t + as_split(_times(longitudinal_weight, l)) for t, l in zip(transverse, longitudinal)]
+    sqh = 0.5**0.5
+    zero = jnp.zeros_like(e)
+    at_rest = [
+        as_split(zero),
+        as_split(_times(hel, -sqh) + zero),
+        SplitComplex(zero, _times(nsv_abs_hel, sqh) + zero),
+        as_split(longitudinal_weight + zero),
     ]
-    return [jnp.where(moving, m, r) for m, r in zip(moving_spinor, rest_spinor)]
+    massive = [_select(moving, m, r) for m, r in zip(massive_moving, at_rest)]
+    polarisation = [_select(has_mass, m, z) for m, z in zip(massive, massless)]
+    return Wave(_flow(p, nsv), tuple(polarisation))
+
+
+def scalar_wave(p: Components, nss) -> Wave:
+    """``SXXXXX`` as a :class:`Wave`: the single component ``1``, flow ``+nss·p``."""
+    return Wave(_flow(p, nss), (SplitComplex(jnp.ones_like(p[0]), None),))
+
+
+# ------------------------------------------------------------------ public functions
 
 
 def ixxxxx(p: Momentum, mass: ArrayLike, hel: Sign, nsf: Sign) -> Wavefunction:
@@ -162,7 +303,14 @@ def ixxxxx(p: Momentum, mass: ArrayLike, hel: Sign, nsf: Sign) -> Wavefunction:
 
 @jax.jit
 def _ixxxxx(p, mass, hel, nsf):
-    return _stack(_flow(p, -nsf), _dirac_spinor(p, mass, hel * nsf, nsf))
+    return _layout(fermion_in_wave(_components(p), mass, hel, nsf), p, hel, nsf)
+
+
+def _layout(wave: Wave, p: Array, *flags: Array) -> Array:
+    """The CUDACPP array of ``wave``, broadcast over the batch of ``p`` and the flags."""
+    array = to_array(wave)
+    batch = jnp.broadcast_shapes(array.shape[:-1], p.shape[:-1], *(jnp.shape(f) for f in flags))
+    return jnp.broadcast_to(array, batch + array.shape[-1:])
 
 
 def oxxxxx(p: Momentum, mass: ArrayLike, hel: Sign, nsf: Sign) -> Wavefunction:
@@ -180,25 +328,7 @@ def oxxxxx(p: Momentum, mass: ArrayLike, hel: Sign, nsf: Sign) -> Wavefunction:
 
 @jax.jit
 def _oxxxxx(p, mass, hel, nsf):
-    spinor = _dirac_spinor(p, mass, hel * nsf, nsf)
-    barred = [jnp.conj(spinor[2]), jnp.conj(spinor[3]), jnp.conj(spinor[0]), jnp.conj(spinor[1])]
-    return _stack(_flow(p, nsf), barred)
-
-
-def _transverse(p, pp, pt, hel, nsv_abs_hel):
-    """HELAS transverse polarisation ``ε(±)`` (times ``hel``) for given ``|p|`` and ``pT``."""
-    px, py, pz = p[..., 1], p[..., 2], p[..., 3]
-    sqh = 0.5**0.5
-    has_pt = pt > 0
-    pt_safe = jnp.where(has_pt, pt, 1.0)
-    pzpt = pz / (pp * pt_safe) * sqh * hel
-    sign_pz = jnp.where(pz < 0, -1.0, 1.0)
-    e1 = jnp.where(has_pt, -px * pzpt - 1j * nsv_abs_hel * py / pt_safe * sqh, -hel * sqh)
-    e2 = jnp.where(
-        has_pt, -py * pzpt + 1j * nsv_abs_hel * px / pt_safe * sqh, 1j * nsv_abs_hel * sign_pz * sqh
-    )
-    e3 = hel * pt / pp * sqh
-    return [jnp.zeros_like(e3), e1, e2, e3]
+    return _layout(fermion_out_wave(_components(p), mass, hel, nsf), p, hel, nsf)
 
 
 def vxxxxx(p: Momentum, mass: ArrayLike, hel: Sign, nsv: Sign) -> Wavefunction:
@@ -226,37 +356,7 @@ def vxxxxx(p: Momentum, mass: ArrayLike, hel: Sign, nsv: Sign) -> Wavefunction:
 
 @jax.jit
 def _vxxxxx(p, mass, hel, nsv):
-    e, px, py, pz = p[..., 0], p[..., 1], p[..., 2], p[..., 3]
-    abs_hel = jnp.abs(hel)
-    longitudinal_weight = 1.0 - abs_hel
-    pt_full = safe_sqrt(px**2 + py**2)
-
-    # massless: HELAS uses the energy as |p|
-    e_safe = jnp.where(e != 0, e, 1.0)
-    massless = _transverse(p, e_safe, pt_full, hel, nsv * abs_hel)
-
-    # massive, moving
-    pp = jnp.minimum(e, safe_sqrt(px**2 + py**2 + pz**2))
-    pt = jnp.minimum(pp, pt_full)
-    moving = pp > 0
-    pp_safe = jnp.where(moving, pp, 1.0)
-    has_mass = mass != 0
-    mass_safe = jnp.where(has_mass, mass, 1.0)
-    emp = e / (mass_safe * pp_safe)
-    transverse = _transverse(p, pp_safe, pt, hel, nsv * abs_hel)
-    longitudinal = [pp_safe / mass_safe, px * emp, py * emp, pz * emp]
-    massive_moving = [t + longitudinal_weight * l for t, l in zip(transverse, longitudinal)]
-    sqh = 0.5**0.5
-    at_rest = [
-        jnp.zeros_like(e),
-        -hel * sqh + 0j,
-        1j * nsv * abs_hel * sqh,
-        longitudinal_weight + 0j,
-    ]
-    massive = [jnp.where(moving, m, r) for m, r in zip(massive_moving, at_rest)]
-
-    polarisation = [jnp.where(has_mass, m, z) for m, z in zip(massive, massless)]
-    return _stack(_flow(p, nsv), polarisation)
+    return _layout(vector_wave(_components(p), mass, hel, nsv), p, hel, nsv)
 
 
 def sxxxxx(p: Momentum, nss: Sign) -> Complex[Array, "*batch 3"]:
@@ -270,7 +370,7 @@ def sxxxxx(p: Momentum, nss: Sign) -> Complex[Array, "*batch 3"]:
 
 @jax.jit
 def _sxxxxx(p, nss):
-    return _stack(_flow(p, nss), [jnp.ones(p.shape[:-1], dtype=p.dtype) + 0j])
+    return _layout(scalar_wave(_components(p), nss), p, nss)
 
 
 def _along_z(p: Momentum, direction: float) -> Array:

@@ -11,13 +11,12 @@ the lowest order in the electroweak coupling.
 
 from collections.abc import Sequence
 
-import jax.numpy as jnp
 import numpy as np
 
-from diffsim.amplitudes import ffv_amplitude, ffv_vector_current
+from diffsim.amplitudes.vertices import ffv_amplitude_wave, ffv_vector_current_wave
 from diffsim.models.colour import T, colour_matrix
 from diffsim.models.particles import Particle
-from diffsim.models.process import DiagramTopology, External, Process, SChannel
+from diffsim.models.process import DiagramTopology, External, Process, SChannel, structurally_massless
 
 __all__ = ["FermionPairAnnihilation"]
 
@@ -69,17 +68,25 @@ class FermionPairAnnihilation(Process):
         )
         self.diagrams = tuple(DiagramTopology(s_channels=(SChannel(b, (2, 3)),)) for b in self.bosons)
 
-    def terms(self, model, wavefunctions):
-        fermion_in, antifermion_in = (self.externals[i].particle for i in self.incoming_pair)
+    def chirality_pairs(self):
+        """Each massless fermion pair: its vertex is vector-like and has no propagator."""
+        return tuple(
+            pair
+            for pair in (self.incoming_pair, self.outgoing_pair)
+            if all(structurally_massless(self.model, self.externals[i].particle) for i in pair)
+        )
+
+    def term_amplitudes(self, model, waves):
+        fermion_in, _ = (self.externals[i].particle for i in self.incoming_pair)
         fermion_out, _ = (self.externals[i].particle for i in self.outgoing_pair)
         # Incoming line <f̄| Γ |f>: the antifermion's oxxxxx closes the fermion's ixxxxx.
-        bra_in, ket_in = wavefunctions[self.incoming_pair[1]], wavefunctions[self.incoming_pair[0]]
+        bra_in, ket_in = waves[self.incoming_pair[1]], waves[self.incoming_pair[0]]
         # Outgoing line <F| Γ |F̄>.
-        bra_out, ket_out = wavefunctions[self.outgoing_pair[0]], wavefunctions[self.outgoing_pair[1]]
+        bra_out, ket_out = waves[self.outgoing_pair[0]], waves[self.outgoing_pair[1]]
         amplitudes = []
         for boson in self.bosons:
             g_in = model.vector_coupling(boson, fermion_in)
             g_out = model.vector_coupling(boson, fermion_out)
-            current = ffv_vector_current(bra_in, ket_in, *g_in, model.mass(boson), model.width(boson))
-            amplitudes.append(ffv_amplitude(bra_out, ket_out, current, *g_out))
-        return jnp.stack(amplitudes, axis=-1)
+            current = ffv_vector_current_wave(bra_in, ket_in, *g_in, model.mass(boson), model.width(boson))
+            amplitudes.append(ffv_amplitude_wave(bra_out, ket_out, current, *g_out))
+        return amplitudes

@@ -19,13 +19,17 @@ import itertools
 import string
 from collections.abc import Sequence
 
-import jax.numpy as jnp
 import numpy as np
 
-from diffsim.amplitudes import ffv_amplitude, ffv_fermion_out, vvv_vector_current, vvvv_vector_current
+from diffsim.amplitudes.vertices import (
+    ffv_amplitude_wave,
+    ffv_fermion_out_wave,
+    vvv_vector_current_wave,
+    vvvv_vector_current_wave,
+)
 from diffsim.models.colour import F, T, colour_matrix
 from diffsim.models.particles import Particle, lookup
-from diffsim.models.process import DiagramTopology, External, Process, SChannel
+from diffsim.models.process import DiagramTopology, External, Process, SChannel, structurally_massless
 
 __all__ = ["QuarkLineWithGluons"]
 
@@ -100,14 +104,20 @@ def _tree_colour(tree) -> np.ndarray:
     return np.einsum(",".join(specs) + "->" + output, *operands)
 
 
-def _evaluate_tree(tree, wavefunctions, model):
+def _evaluate_tree(tree, waves, model, cache):
+    """The off-shell gluon of a tree (kernel form), each subtree evaluated once."""
     if isinstance(tree, int):
-        return wavefunctions[tree]
-    if tree[0] == "vvv":
-        left, right = (_evaluate_tree(c, wavefunctions, model) for c in tree[1:])
-        return vvv_vector_current(left, right, model.triple_gluon_coupling(), 0.0, 0.0)
-    a, b, c = (_evaluate_tree(child, wavefunctions, model) for child in tree[2:])
-    return vvvv_vector_current(a, b, c, model.quartic_gluon_coupling(), 0.0, 0.0, structure=tree[1])
+        return waves[tree]
+    if tree not in cache:
+        if tree[0] == "vvv":
+            left, right = (_evaluate_tree(c, waves, model, cache) for c in tree[1:])
+            cache[tree] = vvv_vector_current_wave(left, right, model.triple_gluon_coupling(), 0.0, 0.0)
+        else:
+            a, b, c = (_evaluate_tree(child, waves, model, cache) for child in tree[2:])
+            cache[tree] = vvvv_vector_current_wave(
+                a, b, c, model.quartic_gluon_coupling(), 0.0, 0.0, structure=tree[1]
+            )
+    return cache[tree]
 
 
 def _tree_propagators(tree) -> list[tuple[int, ...]]:
@@ -184,17 +194,27 @@ class QuarkLineWithGluons(Process):
             leg_sets.extend((GLUON, legs) for legs in _tree_propagators(tree))
         return _classify(leg_sets, self.externals)
 
-    def terms(self, model, wavefunctions):
+    def chirality_pairs(self):
+        """The quark line's ends, if the quark is massless (its vertices are all QCD vectors)."""
+        return ((self.bra, self.ket),) if structurally_massless(self.model, self.quark) else ()
+
+    def term_amplitudes(self, model, waves):
         mass, width = model.mass(self.quark), model.width(self.quark)
         coupling = model.gluon_quark_coupling()
+        trees, lines = {}, {(): waves[self.bra]}
+
+        def line(attached):
+            """<fo| taken off shell after the gluons ``attached`` (shared prefixes reused)."""
+            if attached not in lines:
+                gluon = _evaluate_tree(attached[-1], waves, model, trees)
+                lines[attached] = ffv_fermion_out_wave(line(attached[:-1]), gluon, coupling, coupling, mass, width)
+            return lines[attached]
+
         amplitudes = []
         for attachments in self.line_terms:
-            gluons = [_evaluate_tree(tree, wavefunctions, model) for tree in attachments]
-            bra = wavefunctions[self.bra]
-            for gluon in gluons[:-1]:
-                bra = ffv_fermion_out(bra, gluon, coupling, coupling, mass, width)
-            amplitudes.append(ffv_amplitude(bra, wavefunctions[self.ket], gluons[-1], coupling, coupling))
-        return jnp.stack(amplitudes, axis=-1)
+            gluon = _evaluate_tree(attachments[-1], waves, model, trees)
+            amplitudes.append(ffv_amplitude_wave(line(attachments[:-1]), waves[self.ket], gluon, coupling, coupling))
+        return amplitudes
 
 
 def _ordered_partitions(items: tuple[int, ...]):
