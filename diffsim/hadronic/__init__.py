@@ -5,6 +5,7 @@
 function on the unit hypercube whose mean is the cross section in pb.
 """
 
+from diffsim.hadronic.channels import HadronicChannels
 from diffsim.hadronic.cuts import Cut
 from diffsim.hadronic.integrand import HadronicIntegrand, IntegrandPoint
 from diffsim.hadronic.observables import (
@@ -22,6 +23,7 @@ __all__ = [
     "Cut",
     "DynamicScale",
     "FixedScale",
+    "HadronicChannels",
     "HadronicIntegrand",
     "HadronicProcess",
     "IntegrandPoint",

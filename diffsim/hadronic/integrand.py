@@ -86,7 +86,7 @@ class HadronicIntegrand(eqx.Module):
         """The diagram topologies of each partonic channel (for multi-channel mappings)."""
         return tuple(channel.process.diagrams for channel in self.process.channels)
 
-    def _densities(self, x, mu_f):
+    def parton_densities(self, x, mu_f):
         """Number densities ``f(x_i, μ_F)`` per beam and parton id (one PDF call for both)."""
         flavours = self.pdf.flavours
         values = self.pdf.xfxQ_all(jnp.moveaxis(x, -1, 0), mu_f) / jnp.moveaxis(x, -1, 0)[..., None]
@@ -118,5 +118,5 @@ class HadronicIntegrand(eqx.Module):
         factor = jnp.exp(log_w + log_w_final) / (2.0 * s_hat) * PB_PER_INVERSE_GEV2
         for cut in self.cuts:
             factor = factor * cut(momenta)
-        terms = self.process.weights(momenta, self._densities(x, mu_f), params) * factor[..., None]
+        terms = self.process.weights(momenta, self.parton_densities(x, mu_f), params) * factor[..., None]
         return IntegrandPoint(jnp.sum(terms, axis=-1), terms, momenta, x, mu_f)

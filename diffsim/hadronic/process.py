@@ -68,6 +68,21 @@ class HadronicProcess(eqx.Module):
         params = self.params if params is None else params
         return self.channels[0].process.masses(params)[2:]
 
+    def _per_channel(self, momenta, params, evaluate):
+        """``evaluate(process, momenta, params)`` for every channel, one traced call per
+        distinct partonic process (``q q~`` and the swapped ``q~ q`` share a call on stacked
+        momenta). Returns ``{channel index: value}``."""
+        groups: dict[int, list[int]] = {}
+        for index, channel in enumerate(self.channels):
+            groups.setdefault(id(channel.process), []).append(index)
+        values = {}
+        for members in groups.values():
+            process = self.channels[members[0]].process
+            stacked = jnp.stack([self.channels[i].process_momenta(momenta) for i in members])
+            result = evaluate(process, stacked, params)
+            values.update({i: result[k] for k, i in enumerate(members)})
+        return values
+
     def weights(
         self,
         momenta: Float[Array, "*batch n 4"],
@@ -76,23 +91,32 @@ class HadronicProcess(eqx.Module):
     ) -> Float[Array, "*batch n_subprocesses"]:
         """``f_a(x₁) f_b(x₂) |M|²`` per (channel, flavour pair): ``densities[i][pid]`` is the
         number density ``f(x_i, μ_F)`` of parton ``pid`` in beam ``i`` (not ``x f``)."""
-        # Channels sharing a partonic process (q q~ and the swapped q~ q) are evaluated in one
-        # call on stacked momenta: one traced matrix element per distinct process.
-        groups: dict[int, list[int]] = {}
-        for index, channel in enumerate(self.channels):
-            groups.setdefault(id(channel.process), []).append(index)
-        me = {}
-        for members in groups.values():
-            process = self.channels[members[0]].process
-            stacked = jnp.stack([self.channels[i].process_momenta(momenta) for i in members])
-            values = process.matrix_element(stacked, params)
-            me.update({i: values[k] for k, i in enumerate(members)})
+        me = self._per_channel(momenta, params, lambda process, p, params: process.matrix_element(p, params))
         terms = [
             densities[0][a] * densities[1][b] * me[index]
             for index, channel in enumerate(self.channels)
             for a, b in channel.flavour_pairs
         ]
         return jnp.stack(terms, axis=-1)
+
+    def diagram_weights(
+        self,
+        momenta: Float[Array, "*batch n 4"],
+        densities: Sequence[dict[int, Float[Array, "*batch"]]],
+        params: eqx.Module,
+    ) -> Float[Array, "*batch n_diagrams"]:
+        """``Σ_ab f_a f_b |M_i|²`` per diagram ``i`` (single-diagram squares, interference
+        left out): the multi-channel priors. Every partonic process must have the same
+        diagrams in the same order (as ``q q~ > e+ e-`` for all quarks)."""
+        counts = {len(channel.process.diagrams) for channel in self.channels}
+        if len(counts) != 1:
+            raise ValueError(f"{self.name}: the partonic processes have different diagram counts {sorted(counts)}")
+        squares = self._per_channel(momenta, params, lambda process, p, params: process.diagram_squares(p, params))
+        return sum(
+            densities[0][a][..., None] * densities[1][b][..., None] * squares[index]
+            for index, channel in enumerate(self.channels)
+            for a, b in channel.flavour_pairs
+        )
 
     def partons(self) -> tuple[set[int], set[int]]:
         """The parton ids needed from each beam."""

@@ -12,7 +12,7 @@ import pytest
 from tolerance import assert_close, assert_within_sigma, central_difference
 
 from diffsim import pdf as pdfs
-from diffsim.hadronic import Cut, DynamicScale, FixedScale, HadronicIntegrand, InvariantMass
+from diffsim.hadronic import Cut, DynamicScale, FixedScale, HadronicChannels, HadronicIntegrand, InvariantMass
 from diffsim.models import StandardModel, ZPrimeModel, sm, zprime
 from diffsim.models.particles import lookup
 from diffsim.phasespace import BreitWignerInvariant
@@ -213,3 +213,30 @@ def test_antiproton_beam_conjugates_quarks(pdf):
     assert float(ppbar.weight.mean()) > 3 * float(pp.weight.mean())
     gluon_share = float(ppbar.subprocess_weights[:, 0].mean() / ppbar.weight.mean())
     assert 0.05 < gluon_share < 0.3
+
+
+def test_diagram_channels_reproduce_the_cross_section(pdf):
+    """Z′ Drell–Yan, 60 < m_ℓℓ < 500 GeV, as three diagram channels (γ: power law, Z and Z′:
+    Breit–Wigner maps). With the prior weights α_c (single-diagram squares, rows summing to
+    1) the channel integrals Σ_c ∫ α_c f_c add up to the quadrature of the closed form."""
+    process = zprime.hadronic_process("p p > e+ e-")
+    integrand = HadronicIntegrand(
+        process, pdf, SQRT_S, mu_f=FixedScale(MZ), cuts=(Cut(InvariantMass((2, 3)), maximum=500.0),),
+        s_hat_min=60.0**2, s_hat_max=500.0**2, alpha_s="model",
+    )
+    channels = HadronicChannels.from_diagrams(integrand)
+    assert [type(m).__name__ for m in channels.maps] == ["PowerLawInvariant", "BreitWignerInvariant", "BreitWignerInvariant"]
+    assert_close([channels.maps[1].mass, channels.maps[2].mass], [MZ, 400.0], rtol=1e-15)
+    values, variances = [], []
+    for c in range(3):
+        r = jax.random.uniform(jax.random.key(10 + c), (40_000, channels.dim), dtype=jnp.float64)
+        point = jax.jit(lambda r, c=c: channels.channel_integrand(c, r))(r)
+        assert_close(point.prior.sum(axis=-1), 1.0, rtol=1e-12, what="priors sum to one")
+        w = point.prior[:, c] * point.weight
+        values.append(float(w.mean()))
+        variances.append(float(w.var()) / w.size)
+    flavours = {lookup(q).pdg_id: (lambda s, q=q: drell_yan_sigma_hat(s, q, ZPrimeModel())) for q in "udscb"}
+    exact = quadrature(pdf, flavours, 60.0**2, 350.0**2, MZ, mass=MZ, width=WZ) + quadrature(
+        pdf, flavours, 350.0**2, 500.0**2, MZ, mass=400.0, width=0.5
+    )
+    assert_within_sigma(sum(values), math.sqrt(sum(variances)), exact, what="Σ_c ∫ α_c f_c")

@@ -1,0 +1,271 @@
+"""Integrators on the common benchmark integrands: diffsim against vegas and MadNIS (issue 5).
+
+One run, the same JAX integrands (:mod:`diffsim.inference.toys`, bridged to NumPy/PyTorch
+for the peers by ``benchmarks/peers.py``), the same budgets (``--calls`` training calls,
+``--eval`` fresh evaluation points, ``--seeds`` seeds) and the same metric formulas
+(``peers.channel_metrics``: value ± error and pull, rel_std at the optimal allocation,
+unweighting efficiency with the bootstrap-median w_max, training CPU seconds and calls).
+
+diffsim's samplers:
+
+* ``vegas``: our VEGAS grid(s) alone — one grid, or one per channel (MG5-style) on the
+  Drell–Yan toy — with the prior channel weights;
+* ``flow``: one flow on the single-channel integrand (for the Drell–Yan toy the photon
+  mapping only), buffered variance training;
+* ``mc``: the multi-channel sampler (flows per channel, trained channel weights, stratified
+  variance loss), buffered training; ``mc+vegas``: the same after VEGAS initialisation;
+  ``mc+vegas+pathwise``: VEGAS initialisation, then pathwise (reparametrisation) training
+  through the differentiable integrand.
+
+Training CPU seconds are ``time.process_time()`` (all threads) around the training; the
+first seed of each configuration also compiles, so its time is reported separately as
+``compile_cpu_s`` (first seed minus the mean of the others) and the mean excludes it.
+Honest errors: every trained sampler is evaluated on ``--pull-runs`` further independent
+samples of ``--eval`` // 10 points, and the mean squared pull over all of them is reported.
+
+Usage::
+
+    python benchmarks/integrators.py                      # the full study (about an hour)
+    python benchmarks/integrators.py --calls 100000 --eval 100000 --seeds 1 --toys dy_zprime
+
+Writes benchmarks/results/integrators.json and integrators.md.
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import equinox as eqx
+import jax
+import numpy as np
+import optax
+
+import diffsim
+from diffsim import pdf as pdfs
+from diffsim.channels import SingleChannel
+from diffsim.hadronic import FixedScale, HadronicChannels, HadronicIntegrand
+from diffsim.models import sm, zprime
+from diffsim.inference.multichannel import multichannel_sampler, vegas_initialise
+from diffsim.inference.nis import sample_weighted
+from diffsim.inference.toys import Camel4, DrellYanZPrimeToy, Prod2x, RingLine
+from diffsim.inference.training import train
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import peers  # noqa: E402
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+TOYS = {"prod2x": Prod2x, "camel4": Camel4, "ringline": RingLine, "dy_zprime": DrellYanZPrimeToy}
+
+
+class PhysicsTarget(eqx.Module):
+    """A hadronic cross section in the toys' interface: ``dim``, ``n_channels``,
+    ``channel_integrand`` (diagram channels), ``__call__`` (channel 0's weight, pb) and
+    ``exact``: a reference value (pb) from ``benchmarks/results/hadronic_xsec.json``
+    (flat Monte Carlo to 0.1 %), so pulls are only indicative."""
+
+    channels: HadronicChannels
+    exact: float = eqx.field(static=True)
+    n_channels: int = eqx.field(static=True)
+    dim: int = eqx.field(static=True)
+
+    def __init__(self, channels, exact):
+        self.channels, self.exact = channels, exact
+        self.n_channels, self.dim = channels.n_channels, channels.dim
+
+    def channel_integrand(self, c, r):
+        return self.channels.channel_integrand(c, r)
+
+    def __call__(self, r):
+        return self.channels.integrand(r).weight
+
+
+def reference(name):
+    results = json.loads((RESULTS / "hadronic_xsec.json").read_text())
+    return next(v for k, v in _flatten(results) if name in k and k.endswith("/value_pb"))
+
+
+def _flatten(tree, prefix=""):
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _flatten(value, f"{prefix}/{key}")
+    else:
+        yield prefix, tree
+
+
+def drell_yan_zprime():
+    """p p > e+ e- (Z′ model), 13 TeV, NNPDF31_lo, m_ℓℓ > 15 GeV, μ_F = M_Z: γ, Z, Z′ channels."""
+    integrand = HadronicIntegrand(zprime.hadronic_process("p p > e+ e-"), pdfs.load(), 13000.0,
+                                  mu_f=FixedScale(91.188), s_hat_min=15.0**2)
+    return PhysicsTarget(HadronicChannels.from_diagrams(integrand), reference("e+ e-"))
+
+
+def top_pairs():
+    """p p > t t~, 13 TeV, NNPDF31_lo, μ = 173 GeV, αs = 0.118 (one channel: no s-channel resonance)."""
+    integrand = HadronicIntegrand(sm.hadronic_process("p p > t t~"), pdfs.load(), 13000.0,
+                                  mu_f=FixedScale(173.0), alpha_s="model")
+    channels = HadronicChannels(integrand, (integrand.s_hat_map,))
+    return PhysicsTarget(channels, reference("t t~"))
+
+
+PHYSICS = {"pp_ee_zprime": drell_yan_zprime, "pp_tt": top_pairs}
+OURS = ("vegas", "flow", "mc", "mc+vegas", "mc+vegas+pathwise")
+FLOW = dict(n_layers=4, n_bins=16, hidden=32, depth=2)
+BATCH = 1024
+BUFFER_REUSE = 3
+VEGAS_FRACTION = 0.3
+VEGAS_ITERATIONS = 10
+
+
+def channel_integrand(toy, method):
+    """The toy as a channel integrand: its physics channels for ``mc*`` and ``vegas`` on the
+    Drell–Yan toy, else the single-channel form (``toy(r)`` on the unit hypercube)."""
+    if hasattr(toy, "channel_integrand") and method != "flow":
+        return toy
+    return SingleChannel(toy, toy.dim)
+
+
+class Configuration:
+    """One of diffsim's samplers on one toy; keeps its optimiser across seeds (compiled once)."""
+
+    def __init__(self, toy, method, calls):
+        self.toy, self.method, self.calls = toy, method, calls
+        self.integrand = channel_integrand(toy, method)
+        n_channels = self.integrand.n_channels
+        self.vegas_calls = int(VEGAS_FRACTION * calls) if "vegas" in method else 0
+        if method == "vegas":
+            self.vegas_calls = calls
+        per_draw = BATCH * n_channels
+        draws = max((calls - self.vegas_calls) // per_draw, 1)
+        self.mode = "pathwise" if method.endswith("pathwise") else "buffered"
+        self.steps = draws if self.mode == "pathwise" else draws * (1 + BUFFER_REUSE)
+        self.optimizer = optax.adam(optax.cosine_decay_schedule(1e-3, self.steps, alpha=0.05))
+
+    def train(self, key):
+        """Returns ``(sampler, fractions, calls)`` after training."""
+        n_features = self.integrand.channel_integrand(0, jax.numpy.full((2, self.toy.dim), 0.5)).features.shape[-1]
+        sampler = multichannel_sampler(key, self.integrand.n_channels, self.toy.dim, n_features, **FLOW)
+        calls = 0
+        if self.vegas_calls:
+            per_iteration = self.vegas_calls // (VEGAS_ITERATIONS * self.integrand.n_channels)
+            sampler, calls = vegas_initialise(
+                jax.random.fold_in(key, 1), sampler, self.integrand, n_iterations=VEGAS_ITERATIONS,
+                n_per_iteration=per_iteration, n_bins=256,
+            )
+        if self.method == "vegas":
+            pilot = sample_weighted(jax.random.fold_in(key, 2), sampler, self.integrand, 10_000 * sampler.n_channels)
+            sigmas = np.array([np.std(np.asarray(w)) for w in pilot.weights])
+            return sampler, sigmas / sigmas.sum(), calls + 10_000 * sampler.n_channels
+        state = train(
+            jax.random.fold_in(key, 3), sampler, self.integrand, n_steps=self.steps, batch_size=BATCH,
+            optimizer=self.optimizer, mode=self.mode, buffer_reuse=BUFFER_REUSE, progress=False,
+        )
+        return state.sampler, np.asarray(state.allocation), calls + int(state.calls)
+
+
+def run_ours(config, seed, n_eval, pull_runs):
+    key = jax.random.key(seed)
+    start = time.process_time()
+    sampler, fractions, calls = config.train(key)
+    train_cpu = time.process_time() - start
+    sample = sample_weighted(jax.random.fold_in(key, 4), sampler, config.integrand, n_eval, fractions=fractions)
+    result = peers.channel_metrics([np.asarray(w) for w in sample.weights], seed=seed)
+    pulls = []
+    for run in range(pull_runs):
+        extra = sample_weighted(jax.random.fold_in(key, 100 + run), sampler, config.integrand, n_eval // 10,
+                                fractions=fractions).result()
+        pulls.append((float(extra.value) - config.toy.exact) / float(extra.error))
+    result.update(train_cpu_s=train_cpu, train_calls=calls, eval_calls=n_eval, extra_pulls=pulls)
+    return peers._finish(result, config.toy, tool=f"diffsim {config.method}", seed=seed)
+
+
+def run_peer(tool, toy, seed, calls, n_eval):
+    if tool == "vegas":
+        grids = getattr(toy, "n_channels", 1) > 1
+        return peers.run_vegas(toy, seed=seed, n_train_calls=calls, n_eval=n_eval, multichannel_grids=grids)
+    channels = "mapped" if isinstance(toy, DrellYanZPrimeToy) else (2 if isinstance(toy, RingLine) else None)
+    return peers.run_madnis(toy, seed=seed, n_train_calls=calls, n_eval=n_eval, channels=channels,
+                            vegas_init=tool == "madnis+vegas")
+
+
+def summarise(rows):
+    """Mean over seeds per (toy, tool): value, error, pull, rel_std, efficiencies, CPU, calls."""
+    table = {}
+    for row in rows:
+        table.setdefault((row["toy"], row["tool"]), []).append(row)
+    summary = []
+    for (toy, tool), group in table.items():
+        cpu = [r["train_cpu_s"] for r in group]
+        compile_s = cpu[0] - float(np.mean(cpu[1:])) if len(cpu) > 1 and tool.startswith("diffsim") else None
+        warm = cpu[1:] if compile_s is not None else cpu
+        pulls = [r["pull"] for r in group] + [p for r in group for p in r.get("extra_pulls", [])]
+        summary.append({
+            "toy": toy, "tool": tool, "seeds": len(group),
+            "value": float(np.mean([r["value"] for r in group])),
+            "error": float(np.mean([r["error"] for r in group])),
+            "exact": group[0]["exact"],
+            "pulls": [r["pull"] for r in group],
+            "mean_sq_pull": float(np.mean(np.square(pulls))), "n_pulls": len(pulls),
+            "rel_std": float(np.mean([r["rel_std"] for r in group])),
+            "rel_std_spread": float(np.std([r["rel_std"] for r in group])),
+            "unweighting_efficiency": float(np.mean([r["unweighting_efficiency"] for r in group])),
+            "unweighting_efficiency_global": float(np.mean([r.get("unweighting_efficiency_global", np.nan) for r in group])),
+            "train_cpu_s": float(np.mean(warm)), "compile_cpu_s": compile_s,
+            "train_calls": int(np.mean([r["train_calls"] for r in group])),
+        })
+    return summary
+
+
+def markdown(summary, args):
+    lines = [
+        f"Training budget {args.calls:.0e} calls, evaluation {args.eval:.0e} fresh points, {args.seeds} seeds "
+        "(means over seeds; pulls include the extra evaluation runs).", "",
+        "| integrand | tool | result ± error (exact) | mean pull² (n) | rel_std | unw. eff (global) | train CPU s (compile) | train calls |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in summary:
+        compile_s = f" (+{s['compile_cpu_s']:.0f})" if s["compile_cpu_s"] is not None else ""
+        lines.append(
+            f"| {s['toy']} | {s['tool']} | {s['value']:.6g} ± {s['error']:.2g} ({s['exact']:.6g}) | "
+            f"{s['mean_sq_pull']:.2f} ({s['n_pulls']}) | {s['rel_std']:.3g} | {s['unweighting_efficiency']:.3f} "
+            f"({s['unweighting_efficiency_global']:.3f}) | {s['train_cpu_s']:.1f}{compile_s} | {s['train_calls']:.2g} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=1_000_000, help="training calls per tool and seed")
+    parser.add_argument("--eval", type=int, default=1_000_000, help="fresh evaluation points")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--pull-runs", type=int, default=4, help="extra evaluation runs per trained sampler")
+    parser.add_argument("--toys", nargs="*", default=list(TOYS))
+    parser.add_argument("--tools", nargs="*", default=[*OURS, "vegas", "madnis", "madnis+vegas"])
+    parser.add_argument("--output", default="integrators")
+    args = parser.parse_args()
+    diffsim.enable_x64()
+    rows = []
+    for name in args.toys:
+        toy = TOYS[name]() if name in TOYS else PHYSICS[name]()
+        for tool in args.tools:
+            config = Configuration(toy, tool, args.calls) if tool in OURS else None
+            if tool in ("madnis+vegas",) and not isinstance(toy, (DrellYanZPrimeToy, Camel4)):
+                continue
+            for seed in range(args.seeds):
+                row = run_ours(config, seed, args.eval, args.pull_runs) if config else run_peer(
+                    tool, toy, seed, args.calls, args.eval)
+                rows.append(row)
+                print(f"{name:10s} {row['tool']:24s} seed {seed}: {row['value']:.6g} ± {row['error']:.2g} "
+                      f"pull {row['pull']:+.2f} rel_std {row['rel_std']:.3g} "
+                      f"eff {row['unweighting_efficiency']:.3f} cpu {row['train_cpu_s']:.1f}s", flush=True)
+    summary = summarise(rows)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{args.output}.json").write_text(json.dumps({"settings": vars(args), "summary": summary, "runs": rows},
+                                                            indent=1, default=float))
+    (RESULTS / f"{args.output}.md").write_text(markdown(summary, args))
+    print(markdown(summary, args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""A hadronic integrand as a multi-channel integrand: one channel per diagram.
+
+Each channel maps ŝ with the invariant map its diagram suggests (MadGraph's single-diagram
+enhancement, arXiv:hep-ph/0208156; MadNIS, arXiv:2212.06172): a Breit–Wigner map on a
+massive s-channel propagator with a width that carries the whole final state (the Z or Z′
+of Drell–Yan), the default power law otherwise (a photon, a gluon, t-channel diagrams).
+The prior channel weights are the single-diagram squares summed over the parton
+luminosities, ``Σ_ab f_a f_b |M_i|² / Σ_j (…)``; the features for a channel-weight network
+are ``log(ŝ/S)/log(S_min/S)``, the rapidity of the partonic system and the cosines of the
+polar angles of the outgoing particles in the lab.
+"""
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from diffsim.channels import ChannelPoint
+from diffsim.hadronic.integrand import HadronicIntegrand
+from diffsim.phasespace import BreitWignerInvariant, InvariantMap
+
+__all__ = ["HadronicChannels"]
+
+
+class HadronicChannels(eqx.Module):
+    """``integrand`` with ŝ mapped by ``maps[c]`` in channel ``c`` (see :meth:`from_diagrams`).
+
+    With a single map the prior is 1 and no diagram squares are computed (any process, e.g.
+    ``p p > t t~``, whose partonic processes have different diagrams)."""
+
+    integrand: HadronicIntegrand
+    maps: tuple[InvariantMap, ...]
+
+    @classmethod
+    def from_diagrams(cls, integrand: HadronicIntegrand) -> "HadronicChannels":
+        """One channel per diagram of the partonic processes (module docstring)."""
+        process = integrand.process.channels[0].process
+        params = integrand.process.params
+        n_final = len(process.externals) - 2
+        maps = []
+        for diagram in process.diagrams:
+            resonance = next(
+                (
+                    s.particle
+                    for s in diagram.s_channels
+                    if len(s.legs) == n_final and s.particle.mass_parameter and s.particle.width_parameter
+                ),
+                None,
+            )
+            if resonance is None:
+                maps.append(integrand.s_hat_map)
+            else:
+                maps.append(BreitWignerInvariant(params.mass(resonance), params.width(resonance)))
+        return cls(integrand, tuple(maps))
+
+    @property
+    def n_channels(self) -> int:
+        """Number of channels (diagrams)."""
+        return len(self.maps)
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the unit hypercube."""
+        return self.integrand.n_dims
+
+    def channel_integrand(self, c: int, r: Float[Array, "N d"]) -> ChannelPoint:
+        """Channel ``c``: the weight (pb) with ŝ mapped by ``maps[c]``, priors and features."""
+        integrand = eqx.tree_at(lambda i: i.s_hat_map, self.integrand, self.maps[c])
+        point = integrand(r)
+        process = integrand.process
+        if self.n_channels == 1:
+            prior = jnp.ones_like(point.weight)[:, None]
+        else:
+            densities = integrand.parton_densities(point.x, point.mu_f)
+            squares = process.diagram_weights(point.momenta, densities, process.params)
+            total = jnp.sum(squares, axis=-1, keepdims=True)
+            prior = jnp.where(total > 0, squares / jnp.where(total > 0, total, 1.0), 1.0 / self.n_channels)
+        s_hadronic = jnp.asarray(integrand.sqrt_s, r.dtype) ** 2
+        s_min = jnp.maximum(jnp.asarray(integrand.s_hat_min, r.dtype), jnp.sum(process.final_masses()) ** 2)
+        tau = point.x[:, 0] * point.x[:, 1]
+        final = point.momenta[:, 2:]
+        features = jnp.concatenate(
+            [
+                (jnp.log(tau) / jnp.log(s_min / s_hadronic))[:, None],
+                0.5 * jnp.log(point.x[:, :1] / point.x[:, 1:]),
+                final[..., 3] / final[..., 0],
+            ],
+            axis=-1,
+        )
+        return ChannelPoint(point.weight, prior, features)

@@ -1,0 +1,306 @@
+"""Training a :class:`~diffsim.inference.multichannel.MultiChannelSampler`, with checkpoints.
+
+Three modes (MadNIS, arXiv:2311.01548, sec. 3, for the first two):
+
+- ``"online"``: every step draws ``batch_size`` fresh points per active channel from the
+  current flows, evaluates the integrand and takes one optimiser step on a score-function
+  loss (:mod:`diffsim.inference.losses`).
+- ``"buffered"``: every draw is reused for ``1 + buffer_reuse`` steps; the loss divides by the
+  density the points were drawn from, so the reuse is unbiased and costs no integrand calls.
+- ``"pathwise"``: the loss is differentiated through the sample ``r = T_θ(z)`` and through the
+  integrand itself (reparametrisation gradient; needs a differentiable integrand — ours).
+
+The channels are combined into the variance of the stratified estimator at the optimal
+allocation ``N_c ∝ σ_c`` (arXiv:2212.06172, eq. 16): its gradient is
+``Σ_c ∇Var_c / frac_c`` with ``frac_c = σ_c / Σ_j σ_j`` held fixed, which is the loss used
+(``frac_c`` floored at ``min_fraction``). With the KL losses the flows learn the
+per-channel KL weighted by ``I_c/I`` and the channel weights keep the variance loss.
+
+Checkpoints: with ``checkpoint=path`` the :class:`TrainingState` (sampler, optimiser state,
+step, call count, running channel estimates, loss history) is written atomically every
+``checkpoint_every`` steps and at the end; calling :func:`train` again with the same
+arguments resumes from the file, and since every step's key is ``fold_in(key, step)`` the
+resumed run reproduces the uninterrupted one exactly.
+"""
+
+import os
+import pathlib
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
+from tqdm.auto import tqdm
+
+from diffsim.inference.losses import LOSSES, PATHWISE_LOSSES
+from diffsim.inference.multichannel import MultiChannelSampler
+
+__all__ = ["TrainingState", "train", "trainable"]
+
+MODES = ("online", "buffered", "pathwise")
+
+DEFAULT_OPTIMIZER = optax.adam(1e-3)
+"""Adam with learning rate 1e-3 (one object, so repeated :func:`train` calls reuse compiled steps)."""
+
+
+class TrainingState(eqx.Module):
+    """Everything a resumed training needs.
+
+    ``channel_integrals``/``channel_sigmas`` ``(C,)``: running (exponentially averaged)
+    estimates of ``I_c`` and ``σ_c = std(w_c)`` (they set the allocation of points and the
+    dropping of channels); ``losses (n_steps,)``: the loss of every step taken so far;
+    ``active (C,)``: which channels are active (mirrors the sampler's static flags, so a
+    checkpoint restores them).
+    """
+
+    sampler: MultiChannelSampler
+    opt_state: PyTree
+    step: Int[Array, ""]
+    calls: Int[Array, ""]
+    channel_integrals: Float[Array, " C"]
+    channel_sigmas: Float[Array, " C"]
+    losses: Float[Array, " n_steps"]
+    active: Array
+
+    @property
+    def allocation(self) -> Float[Array, " C"]:
+        """Optimal fractions of points per channel, ``σ_c / Σ_j σ_j`` over the active channels."""
+        sigmas = jnp.where(self.active, self.channel_sigmas, 0.0)
+        return sigmas / jnp.sum(sigmas)
+
+
+def trainable(sampler: MultiChannelSampler) -> PyTree:
+    """Filter of the trained leaves of ``(sampler.flows, sampler.channel_net)``: network
+    parameters; fixed pre-maps (e.g. VEGAS grids) excluded.
+
+    The optimiser sees this pair rather than the sampler, so dropping a channel (which
+    changes the sampler's static ``active`` flags) keeps the optimiser state valid.
+    """
+    networks = (sampler.flows, sampler.channel_net)
+    spec = jax.tree_util.tree_map(eqx.is_inexact_array, networks)
+    for c, flow in enumerate(sampler.flows):
+        if flow.outer is not None:
+            spec = eqx.tree_at(lambda s, c=c: s[0][c].outer, spec,
+                               jax.tree_util.tree_map(lambda _: False, flow.outer))
+    return spec
+
+
+def _partition(sampler: MultiChannelSampler):
+    """``(params, static)`` of the sampler's networks (see :func:`trainable`)."""
+    return eqx.partition((sampler.flows, sampler.channel_net), trainable(sampler))
+
+
+def _sampler(params, static, active) -> MultiChannelSampler:
+    flows, channel_net = eqx.combine(params, static)
+    return MultiChannelSampler(flows, channel_net, active)
+
+
+def _draw(sampler: MultiChannelSampler, integrand, key: PRNGKeyArray, n: int):
+    """Fresh points per active channel: ``(r, log g, ChannelPoint)`` without gradients."""
+    keys = jax.random.split(key, sampler.n_channels)
+    draws = []
+    for c in sampler.active_channels:
+        r, log_g = jax.lax.stop_gradient(sampler.flows[c].sample_and_log_prob(keys[c], n))
+        draws.append((r, log_g, integrand.channel_integrand(c, r)))
+    return tuple(draws)
+
+
+def _stratified(variances, min_fraction):
+    """``Σ_c Var_c / frac_c`` with ``frac_c = σ_c/Σσ`` fixed (module docstring)."""
+    sigmas = jax.lax.stop_gradient(jnp.sqrt(jnp.maximum(jnp.stack(variances), 0.0)))
+    fractions = jnp.maximum(sigmas / jnp.sum(sigmas), min_fraction)
+    return jnp.sum(jnp.stack(variances) / fractions)
+
+
+def _score_loss(params, static, active, draws, loss_name, min_fraction):
+    sampler = _sampler(params, static, active)
+    frozen = _sampler(jax.lax.stop_gradient(params), static, active)
+    variances, integrals, flow_losses = [], [], []
+    for c, (r, log_g, point) in zip(sampler.active_channels, draws):
+        alpha = sampler.alphas(point.prior, point.features)[:, c]
+        f = alpha * point.weight
+        log_q = sampler.flows[c].log_prob(r)
+        integral = jnp.mean(f * jnp.exp(-log_g))
+        if loss_name == "variance":
+            second = LOSSES["variance"](f, log_q, log_g)
+        else:
+            second = LOSSES["variance"](f, frozen.flows[c].log_prob(r), log_g)
+            flow_losses.append(LOSSES[loss_name](jax.lax.stop_gradient(f), log_q, log_g))
+        variances.append(second - integral**2)
+        integrals.append(integral)
+    loss = _stratified(variances, min_fraction)
+    if flow_losses:
+        shares = jax.lax.stop_gradient(jnp.abs(jnp.stack(integrals)))
+        loss = loss / jax.lax.stop_gradient(loss) + jnp.sum(shares / jnp.sum(shares) * jnp.stack(flow_losses))
+    return loss, (jnp.stack(integrals), jnp.stack(variances))
+
+
+def _pathwise_loss(params, static, active, integrand, key, n, loss_name, min_fraction):
+    sampler = _sampler(params, static, active)
+    keys = jax.random.split(key, sampler.n_channels)
+    variances, integrals, flow_losses = [], [], []
+    for c in sampler.active_channels:
+        flow = sampler.flows[c]
+        z = jax.random.uniform(keys[c], (n, flow.dim), dtype=flow.dtype)
+        r, log_det = flow.forward_and_log_det(z)
+        point = integrand.channel_integrand(c, r)
+        w = sampler.alphas(point.prior, point.features)[:, c] * point.weight * jnp.exp(log_det)
+        variances.append(jnp.mean(w**2) - jnp.mean(w) ** 2)
+        integrals.append(jnp.mean(w))
+        if loss_name != "variance":
+            flow_losses.append(PATHWISE_LOSSES[loss_name](w))
+    loss = _stratified(variances, min_fraction)
+    if flow_losses:
+        shares = jax.lax.stop_gradient(jnp.abs(jnp.stack(integrals)))
+        loss = jnp.sum(shares / jnp.sum(shares) * jnp.stack(flow_losses))
+    return loss, (jax.lax.stop_gradient(jnp.stack(integrals)), jax.lax.stop_gradient(jnp.stack(variances)))
+
+
+@eqx.filter_jit
+def _draw_step(sampler, integrand, key, n):
+    return _draw(sampler, integrand, key, n)
+
+
+@eqx.filter_jit
+def _score_step(state, draws, optimizer, loss_name, min_fraction, decay):
+    params, static = _partition(state.sampler)
+    (value, (integrals, variances)), grads = jax.value_and_grad(_score_loss, has_aux=True)(
+        params, static, state.sampler.active, draws, loss_name, min_fraction
+    )
+    return _update(state, value, integrals, variances, optimizer.update, grads, params, static, 0, decay)
+
+
+@eqx.filter_jit
+def _pathwise_step(state, integrand, key, optimizer, n, loss_name, min_fraction, decay):
+    params, static = _partition(state.sampler)
+    (value, (integrals, variances)), grads = jax.value_and_grad(_pathwise_loss, has_aux=True)(
+        params, static, state.sampler.active, integrand, key, n, loss_name, min_fraction
+    )
+    calls = n * len(state.sampler.active_channels)
+    return _update(state, value, integrals, variances, optimizer.update, grads, params, static, calls, decay)
+
+
+def _update(state: TrainingState, loss, integrals, variances, optimizer_update, grads, params, static, calls, decay):
+    updates, opt_state = optimizer_update(grads, state.opt_state, params)
+    sampler = _sampler(eqx.apply_updates(params, updates), static, state.sampler.active)
+    active = state.sampler.active_channels
+    index = jnp.asarray(active)
+    first = state.step == 0
+    blend = lambda old, new: jnp.where(first, new, decay * old + (1 - decay) * new)  # noqa: E731
+    channel_integrals = state.channel_integrals.at[index].set(blend(state.channel_integrals[index], integrals))
+    sigmas = jnp.sqrt(jnp.maximum(variances, 0.0))
+    channel_sigmas = state.channel_sigmas.at[index].set(blend(state.channel_sigmas[index], sigmas))
+    return TrainingState(
+        sampler, opt_state, state.step + 1, state.calls + calls, channel_integrals, channel_sigmas,
+        state.losses.at[state.step].set(loss), state.active,
+    )
+
+
+def _save(path: pathlib.Path, state: TrainingState) -> None:
+    partial = path.with_name(path.name + ".part")
+    eqx.tree_serialise_leaves(partial, state)
+    os.replace(partial, path)
+
+
+def train(
+    key: PRNGKeyArray,
+    sampler: MultiChannelSampler,
+    integrand,
+    *,
+    n_steps: int,
+    batch_size: int,
+    optimizer: optax.GradientTransformation | None = None,
+    loss: str = "variance",
+    mode: str = "online",
+    buffer_reuse: int = 3,
+    min_fraction: float = 0.01,
+    drop_threshold: float | None = None,
+    drop_after: int = 0,
+    ema_decay: float = 0.9,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 100,
+    progress: bool = True,
+    callback: Callable[[TrainingState], None] | None = None,
+) -> TrainingState:
+    """Train ``sampler`` on a :mod:`~diffsim.channels` integrand for ``n_steps``.
+
+    ``batch_size`` points per active channel per draw; ``optimizer`` defaults to Adam with learning
+    rate 1e-3; ``loss`` one of ``"variance"``, ``"kl"``,
+    ``"reverse_kl"`` (pathwise: ``"variance"`` or ``"reverse_kl"``); ``mode`` one of
+    ``"online"``, ``"buffered"`` (``buffer_reuse`` extra steps per draw), ``"pathwise"``.
+    ``min_fraction`` floors the allocation fractions in the loss. ``drop_threshold``: after
+    step ``drop_after``, channels whose running ``I_c/I`` falls below it are dropped (at draw
+    boundaries). ``checkpoint``: file to resume from and save to (module docstring);
+    ``callback(state)`` runs after every step. Returns the final :class:`TrainingState`;
+    ``state.calls`` counts the integrand evaluations spent.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    names = PATHWISE_LOSSES if mode == "pathwise" else LOSSES
+    if loss not in names:
+        raise ValueError(f"{mode} training supports the losses {tuple(names)}, got {loss!r}")
+    if n_steps < 1 or batch_size < 2:
+        raise ValueError(f"need n_steps >= 1 and batch_size >= 2, got {n_steps} and {batch_size}")
+    if integrand.n_channels != sampler.n_channels:
+        raise ValueError(f"the integrand has {integrand.n_channels} channels, the sampler {sampler.n_channels}")
+    cycle = 1 + buffer_reuse if mode == "buffered" else 1
+    if checkpoint is not None and checkpoint_every % cycle:
+        raise ValueError(f"checkpoint_every ({checkpoint_every}) must be a multiple of 1 + buffer_reuse ({cycle})")
+    if optimizer is None:
+        optimizer = DEFAULT_OPTIMIZER
+
+    params, _ = _partition(sampler)
+    n_channels = sampler.n_channels
+    state = TrainingState(
+        sampler, optimizer.init(params), jnp.asarray(0), jnp.asarray(0), jnp.zeros(n_channels),
+        jnp.zeros(n_channels), jnp.zeros(n_steps), jnp.asarray(sampler.active),
+    )
+    path = None if checkpoint is None else pathlib.Path(checkpoint)
+    if path is not None and path.exists():
+        state = eqx.tree_deserialise_leaves(path, state)
+        active = tuple(bool(a) for a in np.asarray(state.active))
+        state = eqx.tree_at(lambda s: s.sampler, state, MultiChannelSampler(state.sampler.flows, state.sampler.channel_net, active))
+
+    bar = tqdm(total=n_steps, initial=int(state.step), disable=not progress, desc=f"training ({mode}, {loss})")
+    draws = None
+    while int(state.step) < n_steps:
+        step = int(state.step)
+        step_key = jax.random.fold_in(key, step)
+        if step % cycle == 0:
+            state = _maybe_drop(state, step, drop_threshold, drop_after)
+        if mode == "pathwise":
+            state = _pathwise_step(state, integrand, step_key, optimizer, batch_size, loss, min_fraction, ema_decay)
+        else:
+            if step % cycle == 0:
+                draws = _draw_step(state.sampler, integrand, step_key, batch_size)
+                state = eqx.tree_at(lambda s: s.calls, state, state.calls + batch_size * len(state.sampler.active_channels))
+            state = _score_step(state, draws, optimizer, loss, min_fraction, ema_decay)
+        bar.update(1)
+        if progress and step % 10 == 0:
+            bar.set_postfix(loss=f"{float(state.losses[step]):.4g}")
+        if callback is not None:
+            callback(state)
+        done = int(state.step)
+        if path is not None and done % cycle == 0 and (done % checkpoint_every == 0 or done == n_steps):
+            _save(path, state)
+    bar.close()
+    return state
+
+
+def _maybe_drop(state: TrainingState, step: int, threshold: float | None, after: int) -> TrainingState:
+    """Drop active channels whose running share ``I_c/I`` is below ``threshold`` (keeps at least one)."""
+    if threshold is None or step < max(after, 1) or len(state.sampler.active_channels) == 1:
+        return state
+    integrals = np.abs(np.asarray(state.channel_integrals)) * np.asarray(state.active)
+    shares = integrals / integrals.sum()
+    small = [c for c in state.sampler.active_channels if shares[c] < threshold]
+    if not small or len(small) == len(state.sampler.active_channels):
+        return state
+    sampler = state.sampler.drop(small)
+    return TrainingState(
+        sampler, state.opt_state, state.step, state.calls, state.channel_integrals, state.channel_sigmas,
+        state.losses, jnp.asarray(sampler.active),
+    )
