@@ -112,7 +112,10 @@ def top_pairs():
 PHYSICS = {"pp_ee_zprime": drell_yan_zprime, "pp_tt": top_pairs}
 OURS = ("vegas", "flow", "mc", "mc+vegas", "mc+vegas+pathwise")
 FLOW = dict(n_layers=4, n_bins=16, hidden=32, depth=2)
-BATCH = 1024
+BATCH = {"buffered": 1024, "pathwise": 256}
+"""Points per channel per draw: pathwise training takes one step per draw, so smaller draws
+give it as many optimiser steps as buffered training gets from reusing each draw."""
+LEARNING_RATE = 3e-3
 BUFFER_REUSE = 3
 VEGAS_FRACTION = 0.3
 VEGAS_ITERATIONS = 10
@@ -136,11 +139,11 @@ class Configuration:
         self.vegas_calls = int(VEGAS_FRACTION * calls) if "vegas" in method else 0
         if method == "vegas":
             self.vegas_calls = calls
-        per_draw = BATCH * n_channels
-        draws = max((calls - self.vegas_calls) // per_draw, 1)
         self.mode = "pathwise" if method.endswith("pathwise") else "buffered"
+        self.batch = BATCH[self.mode]
+        draws = max((calls - self.vegas_calls) // (self.batch * n_channels), 1)
         self.steps = draws if self.mode == "pathwise" else draws * (1 + BUFFER_REUSE)
-        self.optimizer = optax.adam(optax.cosine_decay_schedule(1e-3, self.steps, alpha=0.05))
+        self.optimizer = optax.adam(optax.cosine_decay_schedule(LEARNING_RATE, self.steps, alpha=0.05))
 
     def train(self, key):
         """Returns ``(sampler, fractions, calls)`` after training."""
@@ -158,7 +161,7 @@ class Configuration:
             sigmas = np.array([np.std(np.asarray(w)) for w in pilot.weights])
             return sampler, sigmas / sigmas.sum(), calls + 10_000 * sampler.n_channels
         state = train(
-            jax.random.fold_in(key, 3), sampler, self.integrand, n_steps=self.steps, batch_size=BATCH,
+            jax.random.fold_in(key, 3), sampler, self.integrand, n_steps=self.steps, batch_size=self.batch,
             optimizer=self.optimizer, mode=self.mode, buffer_reuse=BUFFER_REUSE, progress=False,
         )
         return state.sampler, np.asarray(state.allocation), calls + int(state.calls)
@@ -180,13 +183,22 @@ def run_ours(config, seed, n_eval, pull_runs):
     return peers._finish(result, config.toy, tool=f"diffsim {config.method}", seed=seed)
 
 
+PEERS = ("peer-vegas", "peer-madnis", "peer-madnis+vegas")
+
+
 def run_peer(tool, toy, seed, calls, n_eval):
-    if tool == "vegas":
+    """``peer-vegas`` (one grid per channel on multi-channel integrands, MG5-style),
+    ``peer-madnis`` (mapped channels on the Drell–Yan toy, 2 learned channels on ringline,
+    one flow otherwise) and ``peer-madnis+vegas`` (the same, VEGAS-initialised)."""
+    if tool == "peer-vegas":
         grids = getattr(toy, "n_channels", 1) > 1
-        return peers.run_vegas(toy, seed=seed, n_train_calls=calls, n_eval=n_eval, multichannel_grids=grids)
-    channels = "mapped" if isinstance(toy, DrellYanZPrimeToy) else (2 if isinstance(toy, RingLine) else None)
-    return peers.run_madnis(toy, seed=seed, n_train_calls=calls, n_eval=n_eval, channels=channels,
-                            vegas_init=tool == "madnis+vegas")
+        row = peers.run_vegas(toy, seed=seed, n_train_calls=calls, n_eval=n_eval, multichannel_grids=grids)
+    else:
+        channels = "mapped" if getattr(toy, "n_channels", 1) > 1 else (2 if isinstance(toy, RingLine) else None)
+        row = peers.run_madnis(toy, seed=seed, n_train_calls=calls, n_eval=n_eval, channels=channels,
+                               vegas_init=tool == "peer-madnis+vegas")
+    row["tool"] = tool
+    return row
 
 
 def summarise(rows):
@@ -241,7 +253,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--pull-runs", type=int, default=4, help="extra evaluation runs per trained sampler")
     parser.add_argument("--toys", nargs="*", default=list(TOYS))
-    parser.add_argument("--tools", nargs="*", default=[*OURS, "vegas", "madnis", "madnis+vegas"])
+    parser.add_argument("--tools", nargs="*", default=[*OURS, *PEERS], choices=[*OURS, *PEERS])
     parser.add_argument("--output", default="integrators")
     args = parser.parse_args()
     diffsim.enable_x64()
@@ -250,8 +262,6 @@ def main():
         toy = TOYS[name]() if name in TOYS else PHYSICS[name]()
         for tool in args.tools:
             config = Configuration(toy, tool, args.calls) if tool in OURS else None
-            if tool in ("madnis+vegas",) and not isinstance(toy, (DrellYanZPrimeToy, Camel4)):
-                continue
             for seed in range(args.seeds):
                 row = run_ours(config, seed, args.eval, args.pull_runs) if config else run_peer(
                     tool, toy, seed, args.calls, args.eval)

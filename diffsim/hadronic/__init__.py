@@ -7,6 +7,7 @@ function on the unit hypercube whose mean is the cross section in pb.
 
 from diffsim.hadronic.channels import HadronicChannels
 from diffsim.hadronic.cuts import Cut
+from diffsim.hadronic.events import colour_flow, hadronic_events
 from diffsim.hadronic.integrand import HadronicIntegrand, IntegrandPoint
 from diffsim.hadronic.observables import (
     AbsRapidity,
@@ -33,4 +34,6 @@ __all__ = [
     "Scale",
     "ScalarSumTransverseMass",
     "TransverseMomentum",
+    "colour_flow",
+    "hadronic_events",
 ]

@@ -62,9 +62,13 @@ class HadronicChannels(eqx.Module):
         """Dimension of the unit hypercube."""
         return self.integrand.n_dims
 
+    def mapped_integrand(self, c: int) -> HadronicIntegrand:
+        """The hadronic integrand with ŝ mapped by ``maps[c]``."""
+        return eqx.tree_at(lambda i: i.s_hat_map, self.integrand, self.maps[c])
+
     def channel_integrand(self, c: int, r: Float[Array, "N d"]) -> ChannelPoint:
         """Channel ``c``: the weight (pb) with ŝ mapped by ``maps[c]``, priors and features."""
-        integrand = eqx.tree_at(lambda i: i.s_hat_map, self.integrand, self.maps[c])
+        integrand = self.mapped_integrand(c)
         point = integrand(r)
         process = integrand.process
         if self.n_channels == 1:

@@ -140,6 +140,7 @@ def test_pathwise_gradient_matches_finite_differences():
     leaves = [leaf + 0.05 * jax.random.normal(k, leaf.shape, leaf.dtype) for leaf, k in zip(leaves, keys)]
     target = max(range(len(leaves)), key=lambda i: leaves[i].size)
 
+    @jax.jit
     def loss_of(theta):
         changed = [jnp.asarray(theta).reshape(leaf.shape) if i == target else leaf for i, leaf in enumerate(leaves)]
         p = jax.tree_util.tree_unflatten(treedef, changed)
