@@ -10,11 +10,13 @@ integrands; never imports :mod:`diffsim.models`.
   :mod:`~diffsim.inference.nis`, :mod:`~diffsim.inference.losses`: MadNIS-style neural
   importance sampling — flows per channel, trained channel weights, online, buffered and
   pathwise training with checkpoints, stratified evaluation;
-- :mod:`~diffsim.inference.unweighting`: w_max and hit-or-miss unweighting;
+- :mod:`~diffsim.inference.unweighting` and :mod:`~diffsim.inference.generation`: w_max,
+  hit-or-miss unweighting, unweighted events from a weighted multi-channel sample;
 - :mod:`~diffsim.inference.toys`: the benchmark integrands with known integrals.
 """
 
 from diffsim.inference.flat import evaluate_in_batches, integrate_flat
+from diffsim.inference.generation import unweighted_events
 from diffsim.inference.losses import (
     forward_kl_loss,
     pathwise_reverse_kl_loss,
@@ -60,6 +62,7 @@ __all__ = [
     "sample_weighted",
     "train",
     "unweight",
+    "unweighted_events",
     "unweighting_efficiency",
     "variance_loss",
     "vegas_initialise",

@@ -229,7 +229,7 @@ def test_diagram_channels_reproduce_the_cross_section(pdf):
     assert_close([channels.maps[1].mass, channels.maps[2].mass], [MZ, 400.0], rtol=1e-15)
     values, variances = [], []
     for c in range(3):
-        r = jax.random.uniform(jax.random.key(10 + c), (40_000, channels.dim), dtype=jnp.float64)
+        r = jax.random.uniform(jax.random.key(10 + c), (20_000, channels.dim), dtype=jnp.float64)
         point = jax.jit(lambda r, c=c: channels.channel_integrand(c, r))(r)
         assert_close(point.prior.sum(axis=-1), 1.0, rtol=1e-12, what="priors sum to one")
         w = point.prior[:, c] * point.weight

@@ -63,7 +63,13 @@ def baseline_rel_std():
 
 
 @pytest.mark.parametrize(
-    "mode, loss", [("online", "variance"), ("buffered", "variance"), ("online", "kl"), ("pathwise", "variance")]
+    "mode, loss",
+    [
+        ("online", "variance"),
+        ("pathwise", "variance"),
+        pytest.param("buffered", "variance", marks=pytest.mark.slow),
+        pytest.param("online", "kl", marks=pytest.mark.slow),
+    ],
 )
 def test_training_lowers_the_spread_and_stays_unbiased(mode, loss, baseline_rel_std):
     state = train(

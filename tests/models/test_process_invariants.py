@@ -15,7 +15,19 @@ from diffsim.phasespace import RamboOnDiet
 
 SQRT_S = 1500.0
 PROCESSES = [("sm", name) for name in sm.PROCESSES] + [("zprime", name) for name in zprime.PROCESSES]
-IDS = [f"{model}:{name}" for model, name in PROCESSES]
+# g g > t t~ g costs minutes of compilation per invariance test; the default run checks it
+# against MadGraph (test_madgraph_reference) and for gauge invariance and Bose symmetry,
+# the slow run (pytest -m slow) for everything else.
+SLOW = {("sm", "g g > t t~ g")}
+# The jit/vmap/grad/jacfwd/float32 smoke test compiles five transformations per process;
+# the default run covers one process of each family, the slow run the rest.
+SMOKE_SLOW = SLOW | {("sm", "e+ e- > t t~"), ("sm", "b b~ > t t~"), ("sm", "d d~ > e+ e-"),
+                     ("zprime", "d d~ > e+ e-")}
+
+
+def cases(slow):
+    """PROCESSES with the ``slow`` ones marked ``pytest.mark.slow``."""
+    return [pytest.param(m, n, id=f"{m}:{n}", marks=[pytest.mark.slow] if (m, n) in slow else []) for m, n in PROCESSES]
 
 
 def build(model, name, params=None):
@@ -53,7 +65,7 @@ def random_lorentz(p, seed):
     return k.boost(rotated, jnp.asarray(beta))
 
 
-@pytest.mark.parametrize("model, name", PROCESSES, ids=IDS)
+@pytest.mark.parametrize("model, name", cases(SLOW))
 def test_lorentz_invariance(model, name):
     process = build_zero_top_width(model, name)
     p = on_shell_momenta(process, 16, seed=1)
@@ -116,7 +128,7 @@ def _inputs(params):
     return np.array([float(x) for x in leaves]), treedef
 
 
-@pytest.mark.parametrize("model, name", PROCESSES, ids=IDS)
+@pytest.mark.parametrize("model, name", cases(SLOW))
 def test_gradients_wrt_model_inputs_match_finite_differences(model, name):
     process = build(model, name)
     p = on_shell_momenta(process, 1, seed=5)[0]
@@ -147,7 +159,7 @@ def _massless_vectors_on_the_beam_axis(process, p):
 
 
 @pytest.mark.parametrize("frame", ["collider", "rotated"])
-@pytest.mark.parametrize("model, name", PROCESSES, ids=IDS)
+@pytest.mark.parametrize("model, name", cases(SLOW))
 def test_gradients_wrt_momenta_match_finite_differences(model, name, frame):
     """d ln|M|²/d p⃗ of every leg with energies kept on shell, E = sqrt(p⃗² + m²) (HELAS's
     massless spinors take ``min(E, |p⃗|)``, so off-shell directions have a kink exactly at
@@ -174,7 +186,7 @@ def test_gradients_wrt_momenta_match_finite_differences(model, name, frame):
     assert_close(gradient, numeric, rtol=1e-5, atol=1e-5 * scale, what=name)
 
 
-@pytest.mark.parametrize("model, name", PROCESSES, ids=IDS)
+@pytest.mark.parametrize("model, name", cases(SMOKE_SLOW))
 def test_jit_vmap_grad_jacfwd_and_float32(model, name):
     process = build(model, name)
     p = on_shell_momenta(process, 4, seed=6)
