@@ -154,6 +154,12 @@ def channel_metrics(channel_weights: list[np.ndarray], *, seed: int = 0) -> dict
     }
 
 
+def _drop_channel_keys(metrics: dict) -> None:
+    """Remove the per-channel entries of :func:`channel_metrics` for a single-channel run."""
+    for key in ("unweighting_efficiency_global", "channel_values", "channel_counts", "channel_rel_std"):
+        metrics.pop(key)
+
+
 def _allocate(n: int, sigmas: np.ndarray) -> np.ndarray:
     """``n_c ∝ σ_c`` (at least 1% of ``n`` per channel), summing to ``n``."""
     p = np.maximum(sigmas / np.sum(sigmas), 0.01)
@@ -260,13 +266,7 @@ def run_vegas(
         channel_weights.append(np.asarray(f(x)) * jac)
     metrics = channel_metrics(channel_weights, seed=seed)
     if n_grids == 1:
-        for key in (
-            "unweighting_efficiency_global",
-            "channel_values",
-            "channel_counts",
-            "channel_rel_std",
-        ):
-            metrics.pop(key)
+        _drop_channel_keys(metrics)
     eval_calls = sum(b.calls for b in bridges) - train_calls
     if stratified_eval:
         strat = [
@@ -494,13 +494,7 @@ def _run_madnis(
         ]
     metrics = channel_metrics(channel_weights, seed=seed)
     if n_channels is None:
-        for key in (
-            "unweighting_efficiency_global",
-            "channel_values",
-            "channel_counts",
-            "channel_rel_std",
-        ):
-            metrics.pop(key)
+        _drop_channel_keys(metrics)
     if channels is None:
         variant = "1 channel"
     elif channels == "mapped":
