@@ -25,10 +25,12 @@ def evaluate_in_batches(
 ) -> Float[Array, " n"]:
     """Evaluate ``integrand`` on ``x`` of shape ``(N, dim)`` in batches of ``batch_size``.
 
-    Uses :func:`jax.lax.map` with ``batch_size`` (static shapes, the remainder handled as
-    one smaller batch), so at most ``batch_size`` points are in flight at once. The
-    integrand must be a vectorised JAX function ``(M, dim) -> (M,)``; its output shape is
-    checked at trace time.
+    The points are split into ``N // batch_size`` full batches, evaluated one after the other
+    by :func:`jax.lax.map` (each a whole-batch call of the vectorised integrand, so batched
+    layouts inside it stay efficient), and one smaller call for the remainder: at most
+    ``batch_size`` points are in flight at once, with static shapes. The integrand must be
+    a vectorised JAX function ``(M, dim) -> (M,)``; its output shape is checked at trace
+    time.
     """
     if x.ndim != 2:
         raise ValueError(f"points must have shape (N, dim), got {x.shape}")
@@ -40,7 +42,14 @@ def evaluate_in_batches(
             "integrand must map points (N, dim) to weights (N,); for N=3 it returned "
             f"{getattr(probe, 'shape', type(probe).__name__)}"
         )
-    return jax.lax.map(lambda point: integrand(point[None, :])[0], x, batch_size=batch_size)
+    n_full, remainder = divmod(x.shape[0], batch_size)
+    parts = []
+    if n_full:
+        batches = x[: n_full * batch_size].reshape(n_full, batch_size, x.shape[1])
+        parts.append(jax.lax.map(integrand, batches).reshape(-1))
+    if remainder:
+        parts.append(integrand(x[n_full * batch_size:]))
+    return parts[0] if len(parts) == 1 else jnp.concatenate(parts)
 
 
 @eqx.filter_jit
