@@ -81,6 +81,14 @@ class StandardModel(eqx.Module):
         """The same parameters with ``αs`` replaced (e.g. by ``α_s(μ_R)`` per event)."""
         return eqx.tree_at(lambda m: m.alpha_s, self, alpha_s)
 
+    def with_sin2_theta_w(self, sin2_theta_w: Scalar) -> "StandardModel":
+        """The parameters with ``G_F`` set so that ``sin²θ_W`` (at fixed α, MZ) takes the
+        given value: ``MW² = MZ² (1 − sin²θ_W)`` and, inverting the scheme's relation,
+        ``G_F = π α / (√2 MW² sin²θ_W)``. Differentiable, so a derivative w.r.t. sin²θ_W is a
+        derivative along G_F. Valid for ``0 < sin²θ_W < ½`` (the scheme's root)."""
+        mw2 = self.mz**2 * (1.0 - sin2_theta_w)
+        return eqx.tree_at(lambda m: m.gf, self, math.pi * self.alpha_em / (math.sqrt(2.0) * mw2 * sin2_theta_w))
+
     def mass(self, particle: str | Particle) -> Scalar:
         """Pole mass of a particle (GeV); 0 for the particles massless in ``sm``."""
         particle = lookup(particle) if isinstance(particle, str) else particle

@@ -27,6 +27,17 @@ def test_derived_parameters_follow_the_inputs_under_grad():
     assert np.all(np.abs(gradient) > 0)
 
 
+def test_sin2_theta_w_as_an_input_through_gf():
+    """``with_sin2_theta_w`` inverts the scheme: the MadGraph default G_F comes back from the
+    default sin²θ_W, and d(MW)/d(sin²θ_W) is the exact −MZ²/(2 MW) at fixed MZ."""
+    params = StandardModel()
+    assert_close(params.with_sin2_theta_w(params.sin2_theta_w).gf, params.gf, rtol=1e-12)
+    assert_close(params.with_sin2_theta_w(0.231).sin2_theta_w, 0.231, rtol=1e-12)
+    gradient = jax.grad(lambda s2w: params.with_sin2_theta_w(s2w).mw)(0.231)
+    mw = params.with_sin2_theta_w(0.231).mw
+    assert_close(gradient, -(params.mz**2) / (2 * mw), rtol=1e-10)
+
+
 def test_zprime_defaults_are_the_madnis_toy():
     params = ZPrimeModel()
     assert (params.mzp, params.wzp) == (400.0, 0.5)

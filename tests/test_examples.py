@@ -1,0 +1,50 @@
+"""The runnable studies in examples/, each run in its fast mode and checked against
+closed forms or the reference data; every example must write its plot."""
+
+import importlib.util
+import math
+import pathlib
+
+import jax
+import numpy as np
+import pytest
+from tolerance import assert_close, central_difference
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def afb_closed_form(sqrt_s, sin2_theta_w, mz=91.188, wz=2.441404):
+    """Tree-level A_FB of e⁺e⁻ → μ⁺μ⁻ (massless, γ + fixed-width Z) from the helicity
+    amplitudes A_ij = Q_e Q_μ/s + g_i g_j/(s − MZ² + i MZ ΓZ) (couplings in units of e,
+    g_L = (T₃ − Q s²)/(s c), g_R = −Q s/c): A_FB = ¾ (S − D)/(S + D) with S the same-helicity
+    and D the opposite-helicity squares."""
+    s = sqrt_s**2
+    sw, cw = math.sqrt(sin2_theta_w), math.sqrt(1 - sin2_theta_w)
+    g = {"L": (-0.5 + sin2_theta_w) / (sw * cw), "R": sw / cw}  # muon: T₃ = −½, Q = −1
+    z = 1 / (s - mz**2 + 1j * mz * wz)
+    amp = {(i, j): 1 / s + g[i] * g[j] * z for i in "LR" for j in "LR"}
+    same = abs(amp["L", "L"]) ** 2 + abs(amp["R", "R"]) ** 2
+    opposite = abs(amp["L", "R"]) ** 2 + abs(amp["R", "L"]) ** 2
+    return 0.75 * (same - opposite) / (same + opposite)
+
+
+def test_ee_mumu_afb_example(tmp_path):
+    example = load("ee_mumu_afb")
+    out = tmp_path / "afb.png"
+    result = example.main(["--points", "4", "--out", str(out)])
+    assert out.stat().st_size > 10_000
+    from diffsim.models import StandardModel
+
+    sin2 = float(StandardModel().sin2_theta_w)
+    expected = [afb_closed_form(e, sin2) for e in result["sqrt_s"]]
+    assert_close(result["afb"], expected, rtol=1e-10)
+    for e, gradient in zip(result["sqrt_s"], result["gradient"]):
+        fd = central_difference(lambda x: afb_closed_form(e, float(x[0])), np.array([sin2]), eps=1e-6)
+        assert_close(gradient, fd[0], rtol=1e-6, atol=1e-9)
