@@ -17,14 +17,11 @@ import pathlib
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import numpy as np
+from diffsim.models import StandardModel, sm
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import diffsim  # noqa: E402
-from diffsim.models import StandardModel, sm  # noqa: E402
+import diffsim
 
 PROCESS = sm.process("e+ e- > mu+ mu-")
 NODES, WEIGHTS = np.polynomial.legendre.leggauss(16)
@@ -67,7 +64,8 @@ def main(argv=None):
     sqrt_s = jnp.linspace(20.0, 200.0, args.points)
     sin2 = StandardModel().sin2_theta_w
     afb, gradient = scan(sqrt_s, sin2)
-    figure, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(6, 6))
+    figure = Figure(figsize=(6, 6))
+    top, bottom = figure.subplots(2, 1, sharex=True)
     top.plot(sqrt_s, afb)
     top.axvline(91.188, color="grey", lw=0.5)
     top.set_ylabel(r"$A_{FB}$")
