@@ -77,5 +77,5 @@ def test_drell_yan_zprime_example(tmp_path):
     assert out.stat().st_size > 10_000
     assert_within_sigma(result["value"], math.hypot(result["error"], 4.4), 5011.0, what="σ(pp → ee)")
     assert 0 < result["efficiency"] <= 1
-    assert pylhe.read_num_events(str(result["lhe"])) == result["n_events"]
+    assert pylhe.LHEFile.count_events(result["lhe"]) == result["n_events"]
     assert np.sum(np.abs(result["m_ll"] - 400.0) < 5.0) > 0.005 * result["n_events"]
