@@ -1,0 +1,103 @@
+"""Gradient-based maximum-likelihood fits with optax, jittable and vmappable.
+
+Minimises a negative log-likelihood ``nll(θ)`` over a pytree ``θ`` with optax's L-BFGS
+(Liu & Nocedal, Math. Program. 45 (1989) 503, with a zoom line search) inside one
+``lax.while_loop``, so many fits (pseudo-experiments) run under ``jax.vmap`` in one
+compiled function. The covariance is the inverse Hessian of ``nll`` at the minimum (the
+Cramér–Rao / MINUIT HESSE estimate), and the estimated distance to the minimum
+``EDM = ½ gᵀ H⁻¹ g`` (MINUIT's convergence measure) is reported.
+"""
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from jax.flatten_util import ravel_pytree
+from jaxtyping import Array, Bool, Float, Int, PyTree
+
+__all__ = ["FitResult", "fit_max_likelihood"]
+
+
+class FitResult(eqx.Module):
+    """A fitted minimum.
+
+    Attributes:
+        theta: the parameters at the minimum (the pytree structure of the start point).
+        errors: ``√diag(covariance)``, same structure as ``theta``.
+        covariance: ``(P, P)`` inverse Hessian in the flattened parameter order
+            (``jax.flatten_util.ravel_pytree``).
+        nll: the negative log-likelihood at the minimum.
+        edm: ``½ gᵀ H⁻¹ g`` at the minimum (in units of ``nll``).
+        n_steps: optimiser steps taken.
+        converged: whether ``|g|∞ ≤ gtol`` was reached within ``max_steps``.
+    """
+
+    theta: PyTree
+    errors: PyTree
+    covariance: Float[Array, "P P"]
+    nll: Float[Array, ""]
+    edm: Float[Array, ""]
+    n_steps: Int[Array, ""]
+    converged: Bool[Array, ""]
+
+
+def fit_max_likelihood(
+    nll: Callable[[PyTree], Float[Array, ""]],
+    theta0: PyTree,
+    *,
+    max_steps: int = 100,
+    gtol: float = 1e-6,
+    optimizer: optax.GradientTransformationExtraArgs | None = None,
+) -> FitResult:
+    """Minimise ``nll`` from ``theta0``; jittable and vmappable (module docstring).
+
+    Args:
+        nll: scalar negative log-likelihood of a parameter pytree (differentiable).
+        theta0: start point (pytree of float scalars/arrays).
+        max_steps: most optimiser steps.
+        gtol: stop once the largest gradient component is ``≤ gtol`` (units of ``nll`` per
+            unit of the parameter; choose it for the parameters' scale).
+        optimizer: an optax transformation whose ``update`` accepts ``value``, ``grad`` and
+            ``value_fn`` keywords (default ``optax.lbfgs()``; wrap others with
+            ``optax.with_extra_args_support``).
+    """
+    if not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+    if not gtol > 0:
+        raise ValueError(f"gtol must be positive, got {gtol}")
+    optimizer = optax.lbfgs() if optimizer is None else optimizer
+    flat0, unravel = ravel_pytree(theta0)
+    if not jnp.issubdtype(flat0.dtype, jnp.floating):
+        raise TypeError(f"theta0 must hold floating-point values, got {flat0.dtype}")
+
+    def objective(flat):
+        return nll(unravel(flat))
+
+    value_and_grad = jax.value_and_grad(objective)
+
+    def cond(carry):
+        _, _, _, grad, step = carry
+        return (step < max_steps) & (jnp.max(jnp.abs(grad)) > gtol)
+
+    def body(carry):
+        flat, state, value, grad, step = carry
+        updates, state = optimizer.update(grad, state, flat, value=value, grad=grad, value_fn=objective)
+        flat = optax.apply_updates(flat, updates)
+        return (flat, state, *value_and_grad(flat), step + 1)
+
+    flat, _, value, grad, steps = jax.lax.while_loop(
+        cond, body, (flat0, optimizer.init(flat0), *value_and_grad(flat0), jnp.asarray(0))
+    )
+    hessian = jax.hessian(objective)(flat)
+    covariance = jnp.linalg.inv(hessian)
+    return FitResult(
+        theta=unravel(flat),
+        errors=unravel(jnp.sqrt(jnp.diag(covariance))),
+        covariance=covariance,
+        nll=value,
+        edm=0.5 * grad @ covariance @ grad,
+        n_steps=steps,
+        converged=jnp.max(jnp.abs(grad)) <= gtol,
+    )
