@@ -12,7 +12,7 @@ basis needs no basis decomposition. Tensors are numpy constants computed once.
 
 import numpy as np
 
-__all__ = ["T", "F", "colour_matrix"]
+__all__ = ["F", "T", "colour_matrix"]
 
 
 def _gell_mann() -> np.ndarray:

@@ -40,8 +40,11 @@ from collections.abc import Sequence
 
 import equinox as eqx
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
+from diffsim.models.particles import Particle
+from jax.custom_derivatives import SymbolicZero
 from jaxtyping import Array, Complex, Float
 
 from diffsim.amplitudes import ixxxxx, oxxxxx, sxxxxx, vxxxxx
@@ -49,8 +52,12 @@ from diffsim.amplitudes.layout import EventLayout, static_helicities
 from diffsim.amplitudes.propagators import is_static_zero
 from diffsim.amplitudes.split import SplitComplex, abs2, from_complex, to_complex
 from diffsim.amplitudes.wave import Wave, from_array, to_array
-from diffsim.amplitudes.wavefunctions import fermion_in_wave, fermion_out_wave, scalar_wave, vector_wave
-from diffsim.models.particles import Particle
+from diffsim.amplitudes.wavefunctions import (
+    fermion_in_wave,
+    fermion_out_wave,
+    scalar_wave,
+    vector_wave,
+)
 
 __all__ = ["DiagramTopology", "External", "Process", "SChannel", "structurally_massless"]
 
@@ -254,9 +261,11 @@ class Process(eqx.Module):
         ``(blocks, *axes, lanes)``) summed over helicities and averaged: ``(*batch, k)``.
 
         On the CPU a large batch is evaluated in chunks of :data:`EVENTS_PER_CHUNK` events by
-        a ``lax.map`` (each chunk rematerialised under ``jax.checkpoint`` for gradients), so
-        that every intermediate of a chunk stays in cache; the last chunk overlaps the one
-        before it instead of padding. Other backends evaluate the batch in one piece.
+        a ``lax.map``, so that every intermediate of a chunk stays in cache; the last chunk
+        overlaps the one before it instead of padding. Other backends evaluate the batch in
+        one piece. Each chunk goes through :func:`_forward_parameter_derivatives`, which fixes
+        how its derivatives are taken (forward-mode parameter columns, or the ordinary JVP
+        under ``jax.checkpoint``).
         """
         momenta = self._check_momenta(momenta)
         params = self.model if params is None else params
@@ -269,11 +278,13 @@ class Process(eqx.Module):
         per_event = [i for i, x in enumerate(leaves) if jnp.ndim(x) > 0]
         event_leaves = [_flatten_event_leaf(leaves[i], batch) for i in per_event]
 
+        evaluate = functools.partial(self._evaluate_leaves, treedef=treedef, reduce=reduce)
+
         def block(q, chunk_leaves):
             full = list(leaves)
             for i, x in zip(per_event, chunk_leaves):
                 full[i] = x
-            return self._evaluate_block(q, jax.tree_util.tree_unflatten(treedef, full), reduce)
+            return _forward_parameter_derivatives(evaluate, q, full)
 
         chunk = EVENTS_PER_CHUNK
         if size <= chunk or jax.default_backend() != "cpu":
@@ -286,16 +297,15 @@ class Process(eqx.Module):
                 take = functools.partial(jax.lax.dynamic_slice_in_dim, start_index=start, slice_size=chunk)
                 return block(take(flat), [take(x) for x in event_leaves])
 
-            import os
-            if os.environ.get("POLICY"):
-                policy = jax.checkpoint_policies.save_only_these_names(*os.environ["POLICY"].split(","))
-                stacked = jax.lax.map(jax.checkpoint(one, policy=policy), jnp.asarray(starts))
-            else:
-                stacked = jax.lax.map(jax.checkpoint(one), jnp.asarray(starts))
+            stacked = jax.lax.map(one, jnp.asarray(starts))
             overlap = n_chunks * chunk - size
             head = stacked[:-1].reshape(((n_chunks - 1) * chunk,) + stacked.shape[2:])
             out = jnp.concatenate([head, stacked[-1, overlap:]], axis=0)
         return out.reshape(batch + out.shape[1:])
+
+    def _evaluate_leaves(self, momenta, leaves, *, treedef, reduce):
+        """:meth:`_evaluate_block` with the parameters given as their flattened leaves."""
+        return self._evaluate_block(momenta, jax.tree_util.tree_unflatten(treedef, list(leaves)), reduce)
 
     def _evaluate_block(self, momenta, params, reduce):
         """:meth:`_summed` for a flat batch ``(n_events, n, 4)`` in one piece."""
@@ -303,12 +313,7 @@ class Process(eqx.Module):
         layout = EventLayout(momenta.shape[:-2], tuple(len(rows) for _, rows in axes))
         packed = layout.pack_tree(params)
         waves = self._external_waves(momenta, packed, layout, axes)
-        from jax.ad_checkpoint import checkpoint_name
-        waves = [Wave(w.momentum, tuple(jax.tree_util.tree_map(lambda x: checkpoint_name(x, "external"), c) for c in w.components)) for w in waves]
         amplitudes = self.term_amplitudes(packed, waves)
-        import os
-        if "amplitude" in os.environ.get("POLICY", ""):
-            amplitudes = [jax.tree_util.tree_map(lambda x: checkpoint_name(x, "amplitude"), a) for a in amplitudes]
         values = [layout.sum_axes(v) for v in reduce(amplitudes, 1.0 / self.average_factor)]
         return layout.unpack(jnp.stack(values, axis=-1))
 
@@ -351,6 +356,99 @@ EVENTS_PER_CHUNK = 1024
 """Events per ``lax.map`` step on the CPU: a chunk's intermediates stay in the L2 cache."""
 
 
+FORWARD_PARAMETER_LEAVES = 3
+"""Most parameter leaves whose derivatives :func:`_forward_parameter_derivatives` takes in
+forward mode; beyond that the ordinary JVP is used. Measured on one CPU core at batch 10⁵
+(``benchmarks/matrix_elements.py``): each forward column costs 1–2× the value, the ordinary
+reverse pass 4–6× the value for the electroweak processes and 6–17× for the top-quark ones
+(``g g > t t~`` 15×, ``b b~ > t t~`` 17×, which take 5.5× and 7× with forward columns)."""
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _forward_parameter_derivatives(evaluate, momenta, leaves):
+    """``evaluate(momenta, leaves)``, with the derivatives w.r.t. a few parameter leaves taken
+    in forward mode, also inside reverse-mode differentiation.
+
+    ``evaluate`` maps momenta ``(n_events, n, 4)`` and parameter leaves (scalars shared by all
+    events, or ``(n_events,)`` per-event values) to ``(n_events, k)``. A process depends on
+    few of the model's inputs (``g g > t t~``: ``α_s``, ``m_t``, ``Γ_t``), each shared by all
+    events, so the derivative columns ``∂out/∂leaf`` (``(n_events, k)``, one forward pass
+    with a unit tangent on that leaf; the value's own operations are shared between the
+    passes) cost less than a reverse pass through every helicity and diagram intermediate.
+    The output tangent is then the linear map ``Σ_leaf column · t_leaf``, which reverse mode
+    transposes into a weighted sum of the columns, so ``jax.grad`` w.r.t. the parameters
+    never runs a reverse pass through the kernel. Leaves the output does not depend on are
+    found from the jaxpr and cost nothing. With more than :data:`FORWARD_PARAMETER_LEAVES`
+    leaves, and for derivatives w.r.t. the momenta, the ordinary JVP of ``evaluate`` is used
+    (under ``jax.checkpoint``, so that reverse mode recomputes intermediates per chunk
+    instead of storing them).
+    """
+    return evaluate(momenta, leaves)
+
+
+@functools.partial(_forward_parameter_derivatives.defjvp, symbolic_zeros=True)
+def _forward_parameter_derivatives_jvp(evaluate, primals, tangents):
+    momenta, leaves = primals
+    t_momenta, t_leaves = tangents
+    leaves = [jnp.asarray(x) for x in leaves]
+    wanted = [
+        i for i, t in enumerate(t_leaves)
+        if not isinstance(t, SymbolicZero) and jnp.issubdtype(leaves[i].dtype, jnp.inexact)
+    ]
+    if wanted:
+        used = _dependencies(jax.make_jaxpr(lambda *xs: evaluate(momenta, xs))(*leaves).jaxpr)
+        wanted = [i for i in wanted if i in used]
+    moving = not isinstance(t_momenta, SymbolicZero)
+
+    def vary(q, xs, which):
+        full = list(leaves)
+        for i, x in zip(which, xs):
+            full[i] = x
+        return evaluate(q, full)
+
+    def leaf_tangent(i):
+        return jnp.asarray(t_leaves[i], leaves[i].dtype)
+
+    if len(wanted) > FORWARD_PARAMETER_LEAVES:
+        xs, ts = [leaves[i] for i in wanted], [leaf_tangent(i) for i in wanted]
+        if moving:
+            return jax.jvp(jax.checkpoint(lambda q, x: vary(q, x, wanted)), (momenta, xs), (t_momenta, ts))
+        return jax.jvp(jax.checkpoint(lambda x: vary(momenta, x, wanted)), (xs,), (ts,))
+
+    out, t_out = None, None
+    for i in wanted:
+        out, column = jax.jvp(
+            lambda x, i=i: vary(momenta, [x], [i]), (leaves[i],), (jnp.ones_like(leaves[i]),)
+        )
+        t = leaf_tangent(i)
+        term = column * t.reshape(t.shape + (1,) * (column.ndim - t.ndim))
+        t_out = term if t_out is None else t_out + term
+    if moving:
+        out, t_q = jax.jvp(jax.checkpoint(lambda q: evaluate(q, leaves)), (momenta,), (t_momenta,))
+        t_out = t_q if t_out is None else t_out + t_q
+    if out is None:
+        out = evaluate(momenta, leaves)
+    return out, jnp.zeros_like(out) if t_out is None else t_out
+
+
+def _dependencies(jaxpr) -> set[int]:
+    """Positions of the inputs of ``jaxpr`` that its outputs depend on (an equation's outputs
+    are taken to depend on all of its inputs, so nested calls are handled conservatively)."""
+    depends = {var: {i} for i, var in enumerate(jaxpr.invars)}
+    for eqn in jaxpr.eqns:
+        sources = set()
+        for var in eqn.invars:
+            sources |= depends.get(var, set()) if not isinstance(var, jax.extend.core.Literal) else set()
+        if sources:
+            for var in eqn.outvars:
+                depends[var] = sources
+    used = set()
+    for var in jaxpr.outvars:
+        if not isinstance(var, jax.extend.core.Literal):
+            used |= depends.get(var, set())
+    return used
+
+
 def _flatten_event_leaf(x, batch: tuple[int, ...]) -> Array:
     """A per-event parameter (e.g. ``α_s(μ_R)``) broadcast to the batch and flattened."""
     try:
@@ -390,7 +488,7 @@ def _snap(x: np.ndarray, tolerance: float = 1e-9) -> np.ndarray:
     return np.where(np.abs(snapped - x) < tolerance, snapped, x)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def colour_factorisation(colour: tuple[tuple[complex, ...], ...]) -> ColourFactorisation:
     """Factorise a colour matrix over a basis of its own terms (static, cached).
 

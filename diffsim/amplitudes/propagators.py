@@ -44,7 +44,13 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Complex, Float
 
-from diffsim.amplitudes.split import SplitComplex, as_split, from_complex, i_times, to_complex
+from diffsim.amplitudes.split import (
+    SplitComplex,
+    as_split,
+    from_complex,
+    i_times,
+    to_complex,
+)
 from diffsim.kinematics import minkowski_dot
 
 __all__ = [

@@ -12,11 +12,17 @@ the lowest order in the electroweak coupling.
 from collections.abc import Sequence
 
 import numpy as np
-
-from diffsim.amplitudes.vertices import ffv_amplitude_wave, ffv_vector_current_wave
 from diffsim.models.colour import T, colour_matrix
 from diffsim.models.particles import Particle
-from diffsim.models.process import DiagramTopology, External, Process, SChannel, structurally_massless
+from diffsim.models.process import (
+    DiagramTopology,
+    External,
+    Process,
+    SChannel,
+    structurally_massless,
+)
+
+from diffsim.amplitudes.vertices import ffv_amplitude_wave, ffv_vector_current_wave
 
 __all__ = ["FermionPairAnnihilation"]
 

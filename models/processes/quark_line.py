@@ -20,6 +20,15 @@ import string
 from collections.abc import Sequence
 
 import numpy as np
+from diffsim.models.colour import F, T, colour_matrix
+from diffsim.models.particles import Particle, lookup
+from diffsim.models.process import (
+    DiagramTopology,
+    External,
+    Process,
+    SChannel,
+    structurally_massless,
+)
 
 from diffsim.amplitudes.vertices import (
     ffv_amplitude_wave,
@@ -27,9 +36,6 @@ from diffsim.amplitudes.vertices import (
     vvv_vector_current_wave,
     vvvv_vector_current_wave,
 )
-from diffsim.models.colour import F, T, colour_matrix
-from diffsim.models.particles import Particle, lookup
-from diffsim.models.process import DiagramTopology, External, Process, SChannel, structurally_massless
 
 __all__ = ["QuarkLineWithGluons"]
 
@@ -50,7 +56,7 @@ def _splits(items: tuple[int, ...], parts: int):
         yield (items,)
         return
     first, rest = items[0], items[1:]
-    for size in range(0, len(rest) - parts + 2):
+    for size in range(len(rest) - parts + 2):
         for chosen in itertools.combinations(rest, size):
             block = (first, *chosen)
             remaining = tuple(i for i in rest if i not in chosen)
