@@ -22,10 +22,9 @@ colour to an anticolour.
 import itertools
 
 import numpy as np
-
 from diffsim.models.colour import T
 
-__all__ = ["FIRST_TAG", "leading_colour_tags"]
+__all__ = ["FIRST_TAG", "basis_colour_tags", "leading_colour_tags"]
 
 FIRST_TAG = 501
 """First colour-line tag (MadGraph's convention)."""
@@ -123,3 +122,13 @@ def leading_colour_tags(tensor: np.ndarray, pdg_ids: tuple[int, ...], n_incoming
             column = roles[s] if leg >= n_incoming else 1 - roles[s]
             flow[leg, column] = tag
     return flow
+
+
+def basis_colour_tags(
+    tensors: list[np.ndarray], basis: tuple[int, ...], pdg_ids: tuple[int, ...]
+) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """:func:`leading_colour_tags` of the basis terms ``tensors[basis[k]]`` of a process, as
+    nested tuples (hashable: a static field of the process), one ``(n, 2)`` table per flow."""
+    return tuple(
+        tuple((int(c), int(a)) for c, a in leading_colour_tags(tensors[e], pdg_ids)) for e in basis
+    )

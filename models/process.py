@@ -117,6 +117,7 @@ class Process(eqx.Module):
     term_diagram: tuple[int, ...] = eqx.field(static=True)
     colour: tuple[tuple[complex, ...], ...] = eqx.field(static=True)
     diagrams: tuple[DiagramTopology, ...] = eqx.field(static=True)
+    colour_tags: tuple[tuple[tuple[int, int], ...], ...] = eqx.field(static=True)
 
     # -- to implement -------------------------------------------------------------------
     def term_amplitudes(self, model: eqx.Module, waves: Sequence[Wave]) -> list[SplitComplex]:
@@ -351,6 +352,20 @@ class Process(eqx.Module):
 
         return self._summed(momenta, params, reduce)
 
+    def colour_flow_squares(
+        self, momenta: Float[Array, "*batch n 4"], params: eqx.Module | None = None
+    ) -> Float[Array, "*batch n_flows"]:
+        """Leading-colour weight of each colour flow, ``K_kk Σ_hel |J_k|²`` (averaged like
+        |M|²), in the order of :attr:`colour_tags`: the probabilities (after normalising) with
+        which an event is given flow ``k``, as MadGraph assigns colour from its ``jamp²``
+        (Maltoni et al., hep-ph/0209271)."""
+        factorisation = colour_factorisation(self.colour)
+
+        def reduce(amplitudes, scale):
+            return _flow_squares(amplitudes, factorisation, scale)
+
+        return self._summed(momenta, params, reduce)
+
 
 EVENTS_PER_CHUNK = 1024
 """Events per ``lax.map`` step on the CPU: a chunk's intermediates stay in the L2 cache."""
@@ -480,6 +495,8 @@ class ColourFactorisation:
 
     flows: tuple[tuple[tuple[int, complex], ...], ...]
     K: tuple[tuple[complex, ...], ...]
+    basis: tuple[int, ...]
+    """The terms whose colour tensors form the basis (flow ``k`` is term ``basis[k]``'s)."""
 
 
 def _snap(x: np.ndarray, tolerance: float = 1e-9) -> np.ndarray:
@@ -512,15 +529,27 @@ def colour_factorisation(colour: tuple[tuple[complex, ...], ...]) -> ColourFacto
     flows = tuple(
         tuple((e, complex(W[e, k])) for e in range(len(C)) if W[e, k] != 0) for k in range(len(basis))
     )
-    return ColourFactorisation(flows, tuple(tuple(complex(x) for x in row) for row in K))
+    return ColourFactorisation(flows, tuple(tuple(complex(x) for x in row) for row in K), tuple(basis))
 
 
-def _colour_form(amplitudes: Sequence[SplitComplex], factorisation: ColourFactorisation, scale: float):
-    """``scale · Σ_kl J_k K_kl J_l*`` with ``J_k = Σ_e W_ek A_e`` (real)."""
+def _flow_amplitudes(amplitudes: Sequence[SplitComplex], factorisation: ColourFactorisation) -> list[SplitComplex]:
+    """The colour-flow amplitudes ``J_k = Σ_e W_ek A_e``."""
     flows = []
     for flow in factorisation.flows:
         parts = [amplitudes[e] * w for e, w in flow]
         flows.append(sum(parts[1:], parts[0]))
+    return flows
+
+
+def _flow_squares(amplitudes: Sequence[SplitComplex], factorisation: ColourFactorisation, scale: float):
+    """``scale · K_kk |J_k|²`` for every flow ``k`` (the leading-colour weights)."""
+    flows = _flow_amplitudes(amplitudes, factorisation)
+    return [abs2(J) * (scale * factorisation.K[k][k].real) for k, J in enumerate(flows)]
+
+
+def _colour_form(amplitudes: Sequence[SplitComplex], factorisation: ColourFactorisation, scale: float):
+    """``scale · Σ_kl J_k K_kl J_l*`` with ``J_k = Σ_e W_ek A_e`` (real)."""
+    flows = _flow_amplitudes(amplitudes, factorisation)
     total = None
     K = factorisation.K
     for k, Jk in enumerate(flows):

@@ -10,12 +10,11 @@ hypercube of dimension ``3n − 4``.
 
 import equinox as eqx
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from diffsim import kinematics
 from diffsim.events import Events
-from diffsim.hadronic import Cut, colour_flow
+from diffsim.hadronic import Cut, sample_colour_flows
 from diffsim.phasespace import RamboOnDiet
 from diffsim.units import PB_PER_INVERSE_GEV2
 
@@ -68,11 +67,12 @@ class FixedEnergyCollision(eqx.Module):
 
     def events(self, key: PRNGKeyArray, c: int, r: Float[Array, "N dim"], weight: Float[Array, " N"]) -> Events:
         """Events for points ``r`` (the ``to_events`` of :func:`diffsim.inference.unweighted_events`;
-        ``key`` and the channel ``c`` are unused: one channel, fixed flavours). ``SCALUP`` is √s;
-        the colour flow is :func:`diffsim.hadronic.colour_flow`'s (``ValueError`` if not unique)."""
-        del key, c
+        the channel ``c`` is unused: one channel, fixed flavours). ``SCALUP`` is √s; the colour
+        flow is drawn per event from the process's flows (``key``,
+        :func:`diffsim.hadronic.sample_colour_flows`)."""
+        del c
         momenta, _ = self.momenta_and_weight(r)
         pdg_ids = tuple(int(p) for p in self.process.pdg_ids)
-        colour = np.asarray(colour_flow(pdg_ids))
-        return Events.from_momenta(momenta, jnp.asarray(pdg_ids), colour=jnp.asarray(colour), weight=weight,
+        colour = sample_colour_flows(key, self.process, momenta, self.params)
+        return Events.from_momenta(momenta, jnp.asarray(pdg_ids), colour=colour, weight=weight,
                                    scale=self.sqrt_s)

@@ -22,33 +22,12 @@ import jax
 from diffsim.cli.card import RunCard, card_header
 from diffsim.cli.errors import UserError
 from diffsim.cli.sampler import prepare
-from diffsim.cli.setup import Run, build_run
-from diffsim.hadronic import colour_flow
+from diffsim.cli.setup import build_run
 from diffsim.inference import stream_events, unweighted_chunk
 
 __all__ = ["STOP_AFTER_CHUNKS", "compiled_events", "generate"]
 
 STOP_AFTER_CHUNKS = "DIFFSIM_STOP_AFTER_CHUNKS"
-
-
-def _check_colour(run: Run) -> None:
-    """Refuse processes whose colour flow the event record cannot give (gluons, e.g. g g > t t~)."""
-    integrand = getattr(run.integrand, "integrand", None)
-    if run.spec.hadronic:
-        process = integrand.process
-        final = process.channels[0].process.pdg_ids[2:]
-        rows = [(*pair, *final) for pair in process.subprocess_flavours()]
-    else:
-        rows = [tuple(integrand.process.pdg_ids)]
-    try:
-        for row in rows:
-            colour_flow(tuple(int(p) for p in row))
-    except ValueError:
-        raise UserError(
-            f"cannot generate events for {run.spec.name}: its colour flow is not unique (external gluons); "
-            "event generation supports processes with one quark line or none (e.g. p p > e+ e-, e+ e- > t t~). "
-            "`diffsim xsec` works for it"
-        ) from None
 
 
 @eqx.filter_jit
@@ -84,7 +63,6 @@ def generate(card: RunCard, *, progress: bool = True) -> dict:
         raise UserError(f"-n must be a positive number of events, got {card.n_events}")
     run = build_run(card)
     card = run.card
-    _check_colour(run)
     prepared = prepare(run, progress=progress)
     estimate = prepared.moments.result()
     sigma, error = float(estimate.value), float(estimate.error)

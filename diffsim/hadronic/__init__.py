@@ -7,7 +7,7 @@ function on the unit hypercube whose mean is the cross section in pb.
 
 from diffsim.hadronic.channels import HadronicChannels
 from diffsim.hadronic.cuts import Cut
-from diffsim.hadronic.events import colour_flow, hadronic_events
+from diffsim.hadronic.events import hadronic_events, sample_colour_flows
 from diffsim.hadronic.integrand import HadronicIntegrand, IntegrandPoint
 from diffsim.hadronic.observables import (
     AbsRapidity,
@@ -31,9 +31,9 @@ __all__ = [
     "InvariantMass",
     "Observable",
     "PartonicChannel",
-    "Scale",
     "ScalarSumTransverseMass",
+    "Scale",
     "TransverseMomentum",
-    "colour_flow",
     "hadronic_events",
+    "sample_colour_flows",
 ]

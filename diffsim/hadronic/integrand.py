@@ -23,7 +23,13 @@ from jaxtyping import Array, Float
 from diffsim.hadronic.cuts import Cut
 from diffsim.hadronic.process import HadronicProcess
 from diffsim.hadronic.scales import Scale
-from diffsim.phasespace import InvariantMap, PartonFractions, PowerLawInvariant, RamboOnDiet, parton_momenta
+from diffsim.phasespace import (
+    InvariantMap,
+    PartonFractions,
+    PowerLawInvariant,
+    RamboOnDiet,
+    parton_momenta,
+)
 from diffsim.units import PB_PER_INVERSE_GEV2
 
 __all__ = ["HadronicIntegrand", "IntegrandPoint"]

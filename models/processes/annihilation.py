@@ -13,12 +13,14 @@ from collections.abc import Sequence
 
 import numpy as np
 from diffsim.models.colour import T, colour_matrix
+from diffsim.models.colour_flows import basis_colour_tags
 from diffsim.models.particles import Particle
 from diffsim.models.process import (
     DiagramTopology,
     External,
     Process,
     SChannel,
+    colour_factorisation,
     structurally_massless,
 )
 
@@ -69,9 +71,9 @@ class FermionPairAnnihilation(Process):
         self.incoming_pair = _fermion_first((0, 1), self.externals)
         self.outgoing_pair = _fermion_first((2, 3), self.externals)
         self.term_diagram = tuple(range(len(self.bosons)))
-        self.colour = colour_matrix(
-            [_colour_tensor(self.externals, b, self.incoming_pair, self.outgoing_pair) for b in self.bosons]
-        )
+        tensors = [_colour_tensor(self.externals, b, self.incoming_pair, self.outgoing_pair) for b in self.bosons]
+        self.colour = colour_matrix(tensors)
+        self.colour_tags = basis_colour_tags(tensors, colour_factorisation(self.colour).basis, self.pdg_ids)
         self.diagrams = tuple(DiagramTopology(s_channels=(SChannel(b, (2, 3)),)) for b in self.bosons)
 
     def chirality_pairs(self):

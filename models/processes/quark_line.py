@@ -21,12 +21,14 @@ from collections.abc import Sequence
 
 import numpy as np
 from diffsim.models.colour import F, T, colour_matrix
+from diffsim.models.colour_flows import basis_colour_tags
 from diffsim.models.particles import Particle, lookup
 from diffsim.models.process import (
     DiagramTopology,
     External,
     Process,
     SChannel,
+    colour_factorisation,
     structurally_massless,
 )
 
@@ -170,7 +172,9 @@ class QuarkLineWithGluons(Process):
         self.line_terms = tuple(terms)
         self.term_diagram = tuple(owners)
         self.diagrams = tuple(topologies)
-        self.colour = colour_matrix([self._line_colour(t) for t in terms])
+        tensors = [self._line_colour(t) for t in terms]
+        self.colour = colour_matrix(tensors)
+        self.colour_tags = basis_colour_tags(tensors, colour_factorisation(self.colour).basis, self.pdg_ids)
 
     def _line_colour(self, attachments) -> np.ndarray:
         coloured = [i for i, e in enumerate(self.externals) if e.particle.colour != 1]

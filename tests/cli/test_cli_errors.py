@@ -24,7 +24,6 @@ CASES = [
     (["xsec", "p p > e+ e-", "--cut", "mll>>15"], ["bad cut"]),
     (["xsec", "p p > e+ e-", "--cut", "ptt>15"], ["unknown cut observable", "'pt'"]),
     (["xsec", "p p > e+ e-", "--model", "zprime", "--cut", "pt>20"], ["massless final state", "mll>15"]),
-    (["generate", "p p > t t~", "-n", 10, "-o", "tt.lhe"], ["colour flow is not unique"]),
     (["generate", "e+ e- > mu+ mu-", "--sqrt-s", 91.188, "-n", 10, "-o", "out.txt"], [".lhe or .lhe.gz"]),
     (["generate", "e+ e- > mu+ mu-", "--sqrt-s", 91.188, "-n", 10], ["-o FILE.lhe"]),
     (["xsec", "--card", "missing.toml"], ["run card 'missing.toml' not found"]),
