@@ -79,19 +79,3 @@ def test_drell_yan_zprime_example(tmp_path):
     assert 0 < result["efficiency"] <= 1
     assert pylhe.LHEFile.count_events(result["lhe"]) == result["n_events"]
     assert np.sum(np.abs(result["m_ll"] - 400.0) < 5.0) > 0.005 * result["n_events"]
-
-
-def test_mem_zprime_fit_example(tmp_path):
-    """MEM fit of (MZ′, κ) in p p → Z′ → e⁺e⁻ from 200 pseudo-data events: the generated truth
-    (400 GeV, 1) lies within 5σ of the Hessian errors, and the grid scan of −2ΔlnL at ±3σ
-    follows the fit's parabola t² (stated tolerance: 10 % + 0.05, the cubic terms of a
-    200-event likelihood)."""
-    example = load("mem_zprime_fit")
-    out = tmp_path / "mem.png"
-    result = example.main(["--events", "200", "--points", "64", "--adapt", "128", "--grid", "7", "--out", str(out)])
-    assert out.stat().st_size > 10_000
-    assert result["converged"]
-    for name, truth in (("mzp", 400.0), ("kappa", 1.0)):
-        assert_within_sigma(result["theta"][name], result["errors"][name], truth, what=f"fitted {name}")
-    t = (result["grid"] - result["theta"]["mzp"]) / result["conditional_error"]
-    assert_close(result["delta_nll2"], t**2, rtol=0.1, atol=0.05, what="−2ΔlnL scan vs Hessian parabola")
