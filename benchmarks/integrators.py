@@ -46,14 +46,14 @@ import diffsim
 from diffsim import pdf as pdfs
 from diffsim.channels import SingleChannel
 from diffsim.hadronic import FixedScale, HadronicChannels, HadronicIntegrand
-from diffsim.models import sm, zprime
 from diffsim.inference.multichannel import multichannel_sampler, vegas_initialise
 from diffsim.inference.nis import sample_weighted
 from diffsim.inference.toys import Camel4, DrellYanZPrimeToy, Prod2x, RingLine
 from diffsim.inference.training import train
+from diffsim.models import sm, zprime
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import peers  # noqa: E402
+import peers
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 TOYS = {"prod2x": Prod2x, "camel4": Camel4, "ringline": RingLine, "dy_zprime": DrellYanZPrimeToy}

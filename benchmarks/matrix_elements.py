@@ -28,9 +28,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from diffsim.models import sm, zprime
 
 import diffsim
+from diffsim.models import sm, zprime
 from diffsim.phasespace import RamboOnDiet
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"

@@ -45,6 +45,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
+
+import diffsim
+from diffsim.flows import unit_hypercube_flow
 from diffsim.inference import (
     BreitWignerGaussian,
     FlowProposal,
@@ -56,9 +59,6 @@ from diffsim.inference import (
     mem_log_likelihood,
     train_flow_proposal,
 )
-
-import diffsim
-from diffsim.flows import unit_hypercube_flow
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

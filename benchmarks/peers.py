@@ -32,9 +32,9 @@ import time
 
 import jax
 import numpy as np
-from diffsim.inference.toys import Camel4, DrellYanZPrimeToy, Prod2x, RingLine
 
 import diffsim
+from diffsim.inference.toys import Camel4, DrellYanZPrimeToy, Prod2x, RingLine
 
 __all__ = [
     "JaxBridge",

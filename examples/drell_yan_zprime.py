@@ -21,16 +21,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from diffsim.inference import (
-    bootstrap_max_weight,
-    multichannel_sampler,
-    sample_weighted,
-    train,
-    unweighted_events,
-    unweighting_efficiency,
-    vegas_initialise,
-)
-from diffsim.models import zprime
 from matplotlib.figure import Figure
 
 import diffsim
@@ -42,6 +32,16 @@ from diffsim.hadronic import (
     HadronicIntegrand,
     hadronic_events,
 )
+from diffsim.inference import (
+    bootstrap_max_weight,
+    multichannel_sampler,
+    sample_weighted,
+    train,
+    unweighted_events,
+    unweighting_efficiency,
+    vegas_initialise,
+)
+from diffsim.models import zprime
 
 SQRT_S = 13000.0
 M_LL_MIN = 15.0

@@ -18,10 +18,10 @@ import pathlib
 import jax
 import jax.numpy as jnp
 import numpy as np
-from diffsim.models import StandardModel, sm
 from matplotlib.figure import Figure
 
 import diffsim
+from diffsim.models import StandardModel, sm
 
 PROCESS = sm.process("e+ e- > mu+ mu-")
 NODES, WEIGHTS = np.polynomial.legendre.leggauss(16)

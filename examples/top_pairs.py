@@ -15,13 +15,13 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
-from diffsim.inference import IntegrationResult, Vegas
-from diffsim.models import sm
 from matplotlib.figure import Figure
 
 import diffsim
 from diffsim import pdf as pdfs
 from diffsim.hadronic import FixedScale, HadronicIntegrand
+from diffsim.inference import IntegrationResult, Vegas
+from diffsim.models import sm
 
 SQRT_S = 13000.0
 

@@ -47,7 +47,11 @@ from diffsim.inference.mem_flow import (
 )
 from diffsim.inference.mem_toy import BreitWignerGaussian
 from diffsim.inference.mem_vegas import VegasProposal, adapt_vegas_proposal
-from diffsim.inference.multichannel import MultiChannelSampler, multichannel_sampler, vegas_initialise
+from diffsim.inference.multichannel import (
+    MultiChannelSampler,
+    multichannel_sampler,
+    vegas_initialise,
+)
 from diffsim.inference.nis import WeightedSample, integrate, sample_weighted
 from diffsim.inference.posterior import likelihood_model, run_nuts
 from diffsim.inference.result import IntegrationResult

@@ -189,7 +189,7 @@ def _update(state: TrainingState, loss, integrals, variances, optimizer_update, 
     active = state.sampler.active_channels
     index = jnp.asarray(active)
     first = state.step == 0
-    blend = lambda old, new: jnp.where(first, new, decay * old + (1 - decay) * new)  # noqa: E731
+    blend = lambda old, new: jnp.where(first, new, decay * old + (1 - decay) * new)
     channel_integrals = state.channel_integrals.at[index].set(blend(state.channel_integrals[index], integrals))
     sigmas = jnp.sqrt(jnp.maximum(variances, 0.0))
     channel_sigmas = state.channel_sigmas.at[index].set(blend(state.channel_sigmas[index], sigmas))

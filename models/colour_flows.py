@@ -22,6 +22,7 @@ colour to an anticolour.
 import itertools
 
 import numpy as np
+
 from diffsim.models.colour import T
 
 __all__ = ["FIRST_TAG", "basis_colour_tags", "leading_colour_tags"]

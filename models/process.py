@@ -43,7 +43,6 @@ import jax
 import jax.extend
 import jax.numpy as jnp
 import numpy as np
-from diffsim.models.particles import Particle
 from jax.custom_derivatives import SymbolicZero
 from jaxtyping import Array, Complex, Float
 
@@ -58,6 +57,7 @@ from diffsim.amplitudes.wavefunctions import (
     scalar_wave,
     vector_wave,
 )
+from diffsim.models.particles import Particle
 
 __all__ = ["DiagramTopology", "External", "Process", "SChannel", "structurally_massless"]
 

@@ -25,8 +25,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from diffsim.models.particles import Particle, lookup
 from diffsim.models import multiparticles
+from diffsim.models.particles import Particle, lookup
 from diffsim.models.registry import build_process
 
 __all__ = ["PROCESSES", "StandardModel", "hadronic_process", "process"]

@@ -14,8 +14,8 @@ couplings flow.
 
 import equinox as eqx
 
-from diffsim.models.particles import Particle, lookup
 from diffsim.models import multiparticles
+from diffsim.models.particles import Particle, lookup
 from diffsim.models.registry import build_process
 from diffsim.models.sm import Scalar, StandardModel
 

@@ -29,7 +29,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from diffsim.events.lhe_format import EVENT_FIELDS, PARTICLE_FIELDS, hide_comments, open_text
+from diffsim.events.lhe_format import (
+    EVENT_FIELDS,
+    PARTICLE_FIELDS,
+    hide_comments,
+    open_text,
+)
 from diffsim.events.record import Events
 from diffsim.events.run_info import ProcessInfo, RunInfo
 

@@ -38,7 +38,10 @@ from diffsim.kinematics import (
     momentum_magnitude,
 )
 from diffsim.phasespace.batching import broadcast_batch
-from diffsim.phasespace.twobody import direction_from_unit_square, unit_square_from_direction
+from diffsim.phasespace.twobody import (
+    direction_from_unit_square,
+    unit_square_from_direction,
+)
 
 __all__ = ["RamboOnDiet", "massless_volume"]
 

@@ -12,6 +12,8 @@ the lowest order in the electroweak coupling.
 from collections.abc import Sequence
 
 import numpy as np
+
+from diffsim.amplitudes.vertices import ffv_amplitude_wave, ffv_vector_current_wave
 from diffsim.models.colour import T, colour_matrix
 from diffsim.models.colour_flows import basis_colour_tags
 from diffsim.models.particles import Particle
@@ -23,8 +25,6 @@ from diffsim.models.process import (
     colour_factorisation,
     structurally_massless,
 )
-
-from diffsim.amplitudes.vertices import ffv_amplitude_wave, ffv_vector_current_wave
 
 __all__ = ["FermionPairAnnihilation"]
 

@@ -20,6 +20,13 @@ import string
 from collections.abc import Sequence
 
 import numpy as np
+
+from diffsim.amplitudes.vertices import (
+    ffv_amplitude_wave,
+    ffv_fermion_out_wave,
+    vvv_vector_current_wave,
+    vvvv_vector_current_wave,
+)
 from diffsim.models.colour import F, T, colour_matrix
 from diffsim.models.colour_flows import basis_colour_tags
 from diffsim.models.particles import Particle, lookup
@@ -30,13 +37,6 @@ from diffsim.models.process import (
     SChannel,
     colour_factorisation,
     structurally_massless,
-)
-
-from diffsim.amplitudes.vertices import (
-    ffv_amplitude_wave,
-    ffv_fermion_out_wave,
-    vvv_vector_current_wave,
-    vvvv_vector_current_wave,
 )
 
 __all__ = ["QuarkLineWithGluons"]

@@ -12,7 +12,14 @@ import pytest
 from tolerance import assert_close, assert_within_sigma, central_difference
 
 from diffsim import pdf as pdfs
-from diffsim.hadronic import Cut, DynamicScale, FixedScale, HadronicChannels, HadronicIntegrand, InvariantMass
+from diffsim.hadronic import (
+    Cut,
+    DynamicScale,
+    FixedScale,
+    HadronicChannels,
+    HadronicIntegrand,
+    InvariantMass,
+)
 from diffsim.models import StandardModel, ZPrimeModel, sm, zprime
 from diffsim.models.particles import lookup
 from diffsim.phasespace import BreitWignerInvariant

@@ -8,12 +8,6 @@ import jax.numpy as jnp
 import numpy as np
 import pylhe
 import pytest
-from diffsim.inference.generation import unweighted_events
-from diffsim.inference.multichannel import multichannel_sampler
-from diffsim.inference.nis import sample_weighted
-from diffsim.inference.unweighting import bootstrap_max_weight
-from diffsim.models import StandardModel, sm, zprime
-from diffsim.models.colour_flows import leading_colour_tags
 from tolerance import assert_close, assert_within_sigma
 
 from diffsim import pdf as pdfs
@@ -25,6 +19,12 @@ from diffsim.hadronic import (
     hadronic_events,
     sample_colour_flows,
 )
+from diffsim.inference.generation import unweighted_events
+from diffsim.inference.multichannel import multichannel_sampler
+from diffsim.inference.nis import sample_weighted
+from diffsim.inference.unweighting import bootstrap_max_weight
+from diffsim.models import StandardModel, sm, zprime
+from diffsim.models.colour_flows import leading_colour_tags
 from diffsim.phasespace import RamboOnDiet
 
 

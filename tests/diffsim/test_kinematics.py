@@ -168,10 +168,10 @@ def test_delta_r_and_boost_gradients_finite_at_coincidence_and_rest():
 def test_gradients_match_finite_differences(function):
     p0, q0 = P[3], Q[5]
     if function in (k.delta_r, k.cos_theta_star):
-        scalar = lambda x: function(jnp.asarray(x[:4]), jnp.asarray(x[4:]))  # noqa: E731
+        scalar = lambda x: function(jnp.asarray(x[:4]), jnp.asarray(x[4:]))
         x0 = np.concatenate([p0, q0])
     else:
-        scalar = lambda x: function(jnp.asarray(x))  # noqa: E731
+        scalar = lambda x: function(jnp.asarray(x))
         x0 = p0
     assert_close(jax.grad(scalar)(jnp.asarray(x0)), central_difference(scalar, x0), rtol=1e-6, atol=1e-9)
 

@@ -9,9 +9,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from diffsim.inference.toys import Camel4, DrellYanZPrimeToy, Prod2x, RingLine
 from scipy import integrate
 from tolerance import assert_close, assert_within_sigma, central_difference
+
+from diffsim.inference.toys import Camel4, DrellYanZPrimeToy, Prod2x, RingLine
 
 DY = DrellYanZPrimeToy()
 
