@@ -13,7 +13,6 @@ integrand-specific part — turning accepted points of channel ``c`` into
 from collections.abc import Callable
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike, PRNGKeyArray
 
@@ -25,27 +24,38 @@ __all__ = ["unweighted_events"]
 
 
 def unweighted_events(
-    key: PRNGKeyArray, sample: WeightedSample, w_max: ArrayLike, to_events: Callable[..., Events]
-) -> tuple[Events, int]:
+    key: PRNGKeyArray,
+    sample: WeightedSample,
+    w_max: ArrayLike,
+    to_events: Callable[..., Events],
+    *,
+    unit_weight: float | None = None,
+    allow_empty: bool = False,
+) -> tuple[Events | None, int]:
     """The accepted events of ``sample`` (channel blocks in order) and the overweight count.
 
     ``w_max``: maximum of the global weights (e.g. :func:`bootstrap_max_weight` of a pilot
     sample's :meth:`WeightedSample.global_weights`, fixed for a whole run so that chunks are
-    independent); ``to_events(key, c, r, weight)`` builds the events of channel ``c``.
+    independent). ``to_events(key, c, r, weight)`` builds the events of a whole channel
+    block — the same shapes for every sample of a given size, so a jitted ``to_events``
+    compiles once per channel — and the accepted ones are selected on the host (the result
+    holds NumPy arrays). Event weights: ``sign(w) · max(|w|, w_max) / N`` (module
+    docstring), or with ``unit_weight`` (pb) ``unit_weight · sign(w) · max(|w|/w_max, 1)``
+    (``±unit_weight`` for a normal event, as an LHE file of ``σ/N``-weighted events wants).
+    With no accepted event: ``None`` if ``allow_empty``, else a ``ValueError``.
     """
     n_total = sum(len(w) for w in sample.weights)
     blocks, overweights = [], 0
     for i, (c, r, w, frac) in enumerate(zip(sample.channels, sample.points, sample.weights, sample.fractions)):
         accept_key, event_key = jax.random.split(jax.random.fold_in(key, i))
         kept = unweight(accept_key, w / frac, w_max)
-        indices = np.flatnonzero(np.asarray(kept.accepted))
+        accepted = np.asarray(kept.accepted)
         overweights += int(kept.n_overweight)
-        if indices.size:
-            blocks.append(to_events(event_key, c, r[indices], kept.weights[indices] / n_total))
+        if accepted.any():
+            weight = kept.weights / n_total if unit_weight is None else kept.weights / kept.w_max * unit_weight
+            blocks.append(jax.tree.map(np.asarray, to_events(event_key, c, r, weight))[accepted])
     if not blocks:
+        if allow_empty:
+            return None, overweights
         raise ValueError("no event was accepted; the sample is too small for this w_max")
-    return _concatenate(blocks), overweights
-
-
-def _concatenate(blocks):
-    return jax.tree_util.tree_map(lambda *leaves: jnp.concatenate(leaves) if len(leaves) > 1 else leaves[0], *blocks)
+    return Events.concatenate(blocks), overweights

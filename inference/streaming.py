@@ -29,14 +29,13 @@ import shutil
 from collections.abc import Callable
 
 import jax
-import numpy as np
 from jaxtyping import ArrayLike, PRNGKeyArray
 from tqdm.auto import tqdm
 
 from diffsim.events import Events, LHEWriter, RunInfo
+from diffsim.inference.generation import unweighted_events
 from diffsim.inference.multichannel import MultiChannelSampler
 from diffsim.inference.nis import sample_weighted
-from diffsim.inference.unweighting import unweight
 
 __all__ = ["stream_events", "unweighted_chunk"]
 
@@ -57,28 +56,18 @@ def unweighted_chunk(
     """Chunk ``index`` of the event stream of ``key`` (module docstring).
 
     ``chunk_points`` weighted points split over the channels by ``fractions``
-    (:func:`~diffsim.inference.nis.sample_weighted`); each channel's block is unweighted
-    with :func:`~diffsim.inference.unweighting.unweight` against ``w_max`` (of the global
-    weights ``w_c/frac_c``, e.g. :func:`~diffsim.inference.unweighting.bootstrap_max_weight`
-    of a pilot sample, as in :func:`~diffsim.inference.generation.unweighted_events`).
-    ``to_events(key, c, r, weight)`` builds the events of the whole block — the same shapes
-    in every chunk, so a jitted ``to_events`` compiles once per channel — and the accepted
-    ones are selected on the host (NumPy). ``unit_weight`` is the weight (pb) of a normal
+    (:func:`~diffsim.inference.nis.sample_weighted`), unweighted against ``w_max`` (of the
+    global weights ``w_c/frac_c``, e.g. :func:`~diffsim.inference.unweighting.bootstrap_max_weight`
+    of a pilot sample) by :func:`~diffsim.inference.generation.unweighted_events` with
+    ``to_events(key, c, r, weight)``; ``unit_weight`` is the weight (pb) of a normal
     unweighted event. Returns the accepted events (NumPy arrays), or ``None`` when the chunk
     accepted none.
     """
     sample_key, accept_key = jax.random.split(jax.random.fold_in(key, index))
     sample = sample_weighted(sample_key, sampler, integrand, chunk_points, fractions=fractions,
                              batch_size=batch_size)
-    blocks = []
-    for i, (c, r, w, frac) in enumerate(zip(sample.channels, sample.points, sample.weights, sample.fractions)):
-        block_key, event_key = jax.random.split(jax.random.fold_in(accept_key, i))
-        kept = unweight(block_key, w / frac, w_max)
-        accepted = np.asarray(kept.accepted)
-        if accepted.any():
-            events = to_events(event_key, c, r, kept.weights / kept.w_max * unit_weight)
-            blocks.append(jax.tree.map(np.asarray, events)[accepted])
-    return Events.concatenate(blocks) if blocks else None
+    events, _ = unweighted_events(accept_key, sample, w_max, to_events, unit_weight=unit_weight, allow_empty=True)
+    return events
 
 
 def _recorded_counts(path: pathlib.Path) -> list[int]:
