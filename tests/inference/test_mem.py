@@ -145,7 +145,8 @@ def test_event_integrals_are_batched_and_checked(events):
         FlowProposal(unit_hypercube_flow(jax.random.key(0), 1), TOY.context)
 
 
-def test_fit_recovers_the_minimum_and_covariance_of_a_quadratic_vmapped():
+@pytest.mark.parametrize("derivatives", ["reverse", "forward"])
+def test_fit_recovers_the_minimum_and_covariance_of_a_quadratic_vmapped(derivatives):
     covariance = jnp.array([[2.0, 0.6], [0.6, 0.5]])
     precision = jnp.linalg.inv(covariance)
     centres = jax.random.normal(jax.random.key(11), (7, 2)) * 3
@@ -155,7 +156,8 @@ def test_fit_recovers_the_minimum_and_covariance_of_a_quadratic_vmapped():
             d = jnp.stack([theta["a"], theta["b"]]) - centre
             return 0.5 * d @ precision @ d + 0.1 * jnp.sum(d**4)
 
-        return fit_max_likelihood(nll, {"a": jnp.asarray(0.0), "b": jnp.asarray(0.0)}, gtol=1e-10)
+        return fit_max_likelihood(nll, {"a": jnp.asarray(0.0), "b": jnp.asarray(0.0)}, gtol=1e-10,
+                                  derivatives=derivatives)
 
     results = jax.jit(jax.vmap(fit))(centres)
     assert bool(jnp.all(results.converged))
@@ -164,6 +166,8 @@ def test_fit_recovers_the_minimum_and_covariance_of_a_quadratic_vmapped():
     assert_close(results.errors["a"], np.sqrt(2.0), rtol=1e-8)
     with pytest.raises(ValueError, match="max_steps"):
         fit_max_likelihood(lambda t: t**2, 1.0, max_steps=0)
+    with pytest.raises(ValueError, match="derivatives"):
+        fit_max_likelihood(lambda t: t**2, 1.0, derivatives="central")
 
 
 def test_nuts_posterior_of_a_conjugate_gaussian_model_and_arviz_conversion():
