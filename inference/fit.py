@@ -7,6 +7,17 @@ compiled function. The covariance is the inverse Hessian of ``nll`` at the minim
 Cramér–Rao / MINUIT HESSE estimate), and the estimated distance to the minimum
 ``EDM = ½ gᵀ H⁻¹ g`` (MINUIT's convergence measure) is reported.
 
+Two methods. ``"lbfgs"`` (default) suits many parameters. ``"newton"`` is a damped Newton
+method for the few parameters of a physics fit: every step evaluates value, gradient and
+exact Hessian at one point (one call site of ``nll``, so the compiled program holds one
+copy of it, where the L-BFGS line search inlines several) and proposes
+``Δθ = −V diag(1/(|λ| + μ max|λ|)) Vᵀ g`` from the Hessian's eigen-decomposition
+``H = V diag(λ) Vᵀ`` (absolute eigenvalues: a descent direction away from a minimum, too).
+The damping ``μ`` follows Levenberg–Marquardt: a step that lowers ``nll`` is accepted and
+``μ`` divided by 10, otherwise the point is kept and ``μ`` multiplied by 10. Near the
+minimum the steps are Newton steps and converge quadratically, and the final Hessian is
+the one of the accepted minimum (no extra evaluation).
+
 Derivatives are taken in reverse mode (``jax.grad``, ``jax.hessian``) or, with
 ``derivatives="forward"``, in forward mode only: the gradient as ``P`` Jacobian-vector
 products sharing one primal evaluation, the Hessian as ``jacfwd(jacfwd)``. Forward mode
@@ -60,6 +71,7 @@ def fit_max_likelihood(
     gtol: float = 1e-6,
     optimizer: optax.GradientTransformationExtraArgs | None = None,
     derivatives: Literal["reverse", "forward"] = "reverse",
+    method: Literal["lbfgs", "newton"] = "lbfgs",
 ) -> FitResult:
     """Minimise ``nll`` from ``theta0``; jittable and vmappable (module docstring).
 
@@ -73,6 +85,8 @@ def fit_max_likelihood(
             ``value_fn`` keywords (default ``optax.lbfgs()``; wrap others with
             ``optax.with_extra_args_support``).
         derivatives: ``"reverse"`` or ``"forward"`` (module docstring).
+        method: ``"lbfgs"`` or ``"newton"`` (module docstring; ``optimizer`` applies to
+            ``"lbfgs"`` only).
     """
     if not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
@@ -80,6 +94,8 @@ def fit_max_likelihood(
         raise ValueError(f"gtol must be positive, got {gtol}")
     if derivatives not in ("reverse", "forward"):
         raise ValueError(f"derivatives must be 'reverse' or 'forward', got {derivatives!r}")
+    if method not in ("lbfgs", "newton"):
+        raise ValueError(f"method must be 'lbfgs' or 'newton', got {method!r}")
     optimizer = optax.lbfgs() if optimizer is None else optimizer
     flat0, unravel = ravel_pytree(theta0)
     if not jnp.issubdtype(flat0.dtype, jnp.floating):
@@ -98,6 +114,34 @@ def fit_max_likelihood(
 
         hessian_of = jax.jacfwd(jax.jacfwd(objective))
 
+    if method == "newton":
+        def gradient_and_value(flat):
+            value, grad = value_and_grad(flat)
+            return grad, (value, grad)
+
+        def value_grad_hessian(flat):
+            hessian, (value, grad) = jax.jacfwd(gradient_and_value, has_aux=True)(flat)
+            return value, grad, 0.5 * (hessian + hessian.T)
+
+        flat, value, grad, hessian, steps = _damped_newton(value_grad_hessian, flat0, max_steps, gtol)
+    else:
+        flat, value, grad, steps = _lbfgs(objective, value_and_grad, optimizer, flat0, max_steps, gtol)
+        hessian = hessian_of(flat)
+    covariance = jnp.linalg.inv(hessian)
+    return FitResult(
+        theta=unravel(flat),
+        errors=unravel(jnp.sqrt(jnp.diag(covariance))),
+        covariance=covariance,
+        nll=value,
+        edm=0.5 * grad @ covariance @ grad,
+        n_steps=steps,
+        converged=jnp.max(jnp.abs(grad)) <= gtol,
+    )
+
+
+def _lbfgs(objective, value_and_grad, optimizer, flat0, max_steps, gtol):
+    """Minimise with ``optimizer`` (optax L-BFGS): the point, value, gradient and steps."""
+
     def cond(carry):
         _, _, _, grad, step = carry
         return (step < max_steps) & (jnp.max(jnp.abs(grad)) > gtol)
@@ -111,14 +155,36 @@ def fit_max_likelihood(
     flat, _, value, grad, steps = jax.lax.while_loop(
         cond, body, (flat0, optimizer.init(flat0), *value_and_grad(flat0), jnp.asarray(0))
     )
-    hessian = hessian_of(flat)
-    covariance = jnp.linalg.inv(hessian)
-    return FitResult(
-        theta=unravel(flat),
-        errors=unravel(jnp.sqrt(jnp.diag(covariance))),
-        covariance=covariance,
-        nll=value,
-        edm=0.5 * grad @ covariance @ grad,
-        n_steps=steps,
-        converged=jnp.max(jnp.abs(grad)) <= gtol,
-    )
+    return flat, value, grad, steps
+
+
+def _damped_newton(value_grad_hessian, flat0, max_steps, gtol):
+    """Levenberg–Marquardt-damped Newton steps (module docstring): the accepted point, its
+    value, gradient and Hessian, and the steps taken. The first evaluation (at ``flat0``)
+    is always accepted."""
+
+    def propose(flat, grad, hessian, damping):
+        eigenvalues, vectors = jnp.linalg.eigh(hessian)
+        scale = jnp.abs(eigenvalues) + damping * jnp.max(jnp.abs(eigenvalues))
+        return flat - vectors @ ((vectors.T @ grad) / scale)
+
+    def cond(carry):
+        _, _, grad, _, _, _, step = carry
+        return (step < max_steps) & ~(jnp.max(jnp.abs(grad)) <= gtol)
+
+    def body(carry):
+        flat, value, grad, hessian, trial, damping, step = carry
+        trial_value, trial_grad, trial_hessian = value_grad_hessian(trial)
+        accept = (step == 0) | (trial_value <= value)
+        flat, value, grad, hessian = jax.tree.map(
+            lambda new, old: jnp.where(accept, new, old), (trial, trial_value, trial_grad, trial_hessian),
+            (flat, value, grad, hessian),
+        )
+        damping = jnp.clip(jnp.where(accept, damping / 10, damping * 10), 1e-12, 1e12)
+        return flat, value, grad, hessian, propose(flat, grad, hessian, damping), damping, step + 1
+
+    size = flat0.size
+    start = (flat0, jnp.asarray(jnp.inf, flat0.dtype), jnp.full(size, jnp.inf, flat0.dtype),
+             jnp.eye(size, dtype=flat0.dtype), flat0, jnp.asarray(1e-3, flat0.dtype), jnp.asarray(0))
+    flat, value, grad, hessian, _, _, steps = jax.lax.while_loop(cond, body, start)
+    return flat, value, grad, hessian, steps - 1

@@ -145,8 +145,9 @@ def test_event_integrals_are_batched_and_checked(events):
         FlowProposal(unit_hypercube_flow(jax.random.key(0), 1), TOY.context)
 
 
+@pytest.mark.parametrize("method", ["lbfgs", "newton"])
 @pytest.mark.parametrize("derivatives", ["reverse", "forward"])
-def test_fit_recovers_the_minimum_and_covariance_of_a_quadratic_vmapped(derivatives):
+def test_fit_recovers_the_minimum_and_covariance_of_a_quadratic_vmapped(derivatives, method):
     covariance = jnp.array([[2.0, 0.6], [0.6, 0.5]])
     precision = jnp.linalg.inv(covariance)
     centres = jax.random.normal(jax.random.key(11), (7, 2)) * 3
@@ -157,7 +158,7 @@ def test_fit_recovers_the_minimum_and_covariance_of_a_quadratic_vmapped(derivati
             return 0.5 * d @ precision @ d + 0.1 * jnp.sum(d**4)
 
         return fit_max_likelihood(nll, {"a": jnp.asarray(0.0), "b": jnp.asarray(0.0)}, gtol=1e-10,
-                                  derivatives=derivatives)
+                                  derivatives=derivatives, method=method)
 
     results = jax.jit(jax.vmap(fit))(centres)
     assert bool(jnp.all(results.converged))
@@ -168,6 +169,23 @@ def test_fit_recovers_the_minimum_and_covariance_of_a_quadratic_vmapped(derivati
         fit_max_likelihood(lambda t: t**2, 1.0, max_steps=0)
     with pytest.raises(ValueError, match="derivatives"):
         fit_max_likelihood(lambda t: t**2, 1.0, derivatives="central")
+    with pytest.raises(ValueError, match="method"):
+        fit_max_likelihood(lambda t: t**2, 1.0, method="simplex")
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "newton"])
+def test_fit_of_the_rosenbrock_valley_reaches_its_minimum(method):
+    """From (−1.2, 1) the path follows the curved valley (the damped Newton steps must be
+    rejected and re-damped on the way); minimum (1, 1) with Hessian [[802, −400], [−400, 200]]."""
+
+    def nll(theta):
+        return (1 - theta["x"]) ** 2 + 100 * (theta["y"] - theta["x"] ** 2) ** 2
+
+    result = jax.jit(lambda: fit_max_likelihood(nll, {"x": jnp.asarray(-1.2), "y": jnp.asarray(1.0)},
+                                                gtol=1e-9, method=method))()
+    assert bool(result.converged)
+    assert_close([result.theta["x"], result.theta["y"]], [1.0, 1.0], atol=1e-9, what="minimum")
+    assert_close(result.covariance, np.linalg.inv([[802.0, -400.0], [-400.0, 200.0]]), rtol=1e-6)
 
 
 def test_nuts_posterior_of_a_conjugate_gaussian_model_and_arviz_conversion():
