@@ -193,9 +193,10 @@ class ZPrimeMEM(eqx.Module):
         r = jnp.concatenate([grid, jnp.full_like(grid[:, :1], 0.5)], -1).reshape(self.fid_nodes[0], -1, 4)
         params = self.params(theta)
         total = 0.0
-        for s_map in self.fiducial_maps:
+        for channel, s_map in enumerate(self.fiducial_maps):
             hadronic = eqx.tree_at(lambda h: h.s_hat_map, self.hadronic, s_map)
-            total = total + jnp.sum(jax.lax.map(functools.partial(_fiducial_sum, self, hadronic, params), r))
+            chunk_sum = functools.partial(_fiducial_sum, self, hadronic, params, channel)
+            total = total + jnp.sum(jax.lax.map(chunk_sum, r))
         return total / (r.shape[0] * r.shape[1])
 
     @property
@@ -203,12 +204,11 @@ class ZPrimeMEM(eqx.Module):
         """The ŝ maps of the ``σ_fid`` channels: Breit–Wigner at ``M₀`` and flat."""
         return self.hadronic.s_hat_map, FlatInvariant()
 
-    def channel_weight(self, s, s_map):
-        """``q_c(ŝ) / Σ_c' q_c'(ŝ)`` of channel map ``s_map`` among :attr:`fiducial_maps`."""
+    def channel_weight(self, s, channel):
+        """``q_c(ŝ) / Σ_c' q_c'(ŝ)`` of channel ``c`` (an index into :attr:`fiducial_maps`)."""
         limits = WINDOW[0] ** 2, WINDOW[1] ** 2
-        log_q = [-m.inverse(s, *limits)[1] for m in self.fiducial_maps]
-        own = -s_map.inverse(s, *limits)[1]
-        return jnp.exp(own - jax.nn.logsumexp(jnp.stack(log_q), 0))
+        log_q = jnp.stack([-m.inverse(s, *limits)[1] for m in self.fiducial_maps])
+        return jnp.exp(log_q[channel] - jax.nn.logsumexp(log_q, 0))
 
     def context(self, reco):
         """Proposal features of one event: ``((m_reco − 400)/2.5 GeV, (η₊ − η₋)/2)``."""
@@ -229,11 +229,11 @@ class ZPrimeMEM(eqx.Module):
 
 
 @eqx.filter_checkpoint
-def _fiducial_sum(study, hadronic, params, r):
-    """``Σ dσ ε α_c`` over points ``r (N, 4)`` of the hadronic integrand of one ``σ_fid``
-    channel (its ŝ map; rematerialised)."""
+def _fiducial_sum(study, hadronic, params, channel, r):
+    """``Σ dσ ε α_c`` over points ``r (N, 4)`` of the hadronic integrand of ``σ_fid`` channel
+    ``c`` (``hadronic`` with that channel's ŝ map; rematerialised)."""
     point = hadronic(r, params)
-    weight = study.channel_weight(invariant_mass(point.momenta[:, 2:]) ** 2, hadronic.s_hat_map)
+    weight = study.channel_weight(invariant_mass(point.momenta[:, 2:]) ** 2, channel)
     return jnp.sum(point.weight * study.efficiency(point.momenta) * weight)
 
 

@@ -105,14 +105,12 @@ def fit_max_likelihood(
         return nll(unravel(flat))
 
     if derivatives == "reverse":
-        value_and_grad, hessian_of = jax.value_and_grad(objective), jax.hessian(objective)
+        value_and_grad = jax.value_and_grad(objective)
     else:
         basis = jnp.eye(flat0.size, dtype=flat0.dtype)
 
         def value_and_grad(flat):
             return jax.vmap(lambda t: jax.jvp(objective, (flat,), (t,)), out_axes=(None, 0))(basis)
-
-        hessian_of = jax.jacfwd(jax.jacfwd(objective))
 
     if method == "newton":
         def gradient_and_value(flat):
@@ -126,6 +124,7 @@ def fit_max_likelihood(
         flat, value, grad, hessian, steps = _damped_newton(value_grad_hessian, flat0, max_steps, gtol)
     else:
         flat, value, grad, steps = _lbfgs(objective, value_and_grad, optimizer, flat0, max_steps, gtol)
+        hessian_of = jax.hessian(objective) if derivatives == "reverse" else jax.jacfwd(jax.jacfwd(objective))
         hessian = hessian_of(flat)
     covariance = jnp.linalg.inv(hessian)
     return FitResult(
