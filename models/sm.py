@@ -125,7 +125,8 @@ class StandardModel(eqx.Module):
         if boson.name == "z":
             return self.z_coupling(fermion)
         if boson.name == "g":
-            return self.gluon_quark_coupling(), self.gluon_quark_coupling()
+            coupling = self.gluon_quark_coupling()
+            return coupling, coupling  # one object: the kernels see a vector coupling
         raise ValueError(f"{type(self).__name__} has no {boson.name!r}–fermion vertex")
 
     def annihilation_bosons(self, fermion_in: Particle, fermion_out: Particle) -> tuple[Particle, ...]:

@@ -147,6 +147,14 @@ def inverse_denominator(p, mass, width):
     return SplitComplex(real / norm, -imaginary / norm)
 
 
+def propagator_ratio(p, mass, width):
+    """``p²/(p² − M(M − iΓ))``: the denominator of a propagator of mass ``M`` and width ``Γ``
+    relative to a massless one (``1`` for a static zero mass), as a :class:`SplitComplex`."""
+    if is_static_zero(mass):
+        return SplitComplex(1.0, None)
+    return inverse_denominator(p, mass, width) * dot(p, p)
+
+
 def numerator_components(current, p, mass):
     """``(g^{μν} - p^μ p^ν/M²) J_ν`` (unitary gauge); for ``M = 0`` just ``J^μ``.
 

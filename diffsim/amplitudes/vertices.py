@@ -65,6 +65,7 @@ from diffsim.amplitudes.wave import Wave, checked, from_array, to_array
 
 __all__ = [
     "VVVV_STRUCTURES",
+    "couplings_equal",
     "ffs_amplitude",
     "ffs_amplitude_wave",
     "ffs_fermion_in",
@@ -75,6 +76,7 @@ __all__ = [
     "ffs_scalar_current_wave",
     "ffv_amplitude",
     "ffv_amplitude_wave",
+    "ffv_chiral_amplitudes_wave",
     "ffv_fermion_in",
     "ffv_fermion_in_wave",
     "ffv_fermion_out",
@@ -129,7 +131,7 @@ def _size(*values) -> int:
     return math.prod(_shape(*values))
 
 
-def _same(g_left, g_right) -> bool:
+def couplings_equal(g_left, g_right) -> bool:
     """Whether the chiral couplings are known to be equal at trace time."""
     if g_left is g_right:
         return True
@@ -183,7 +185,7 @@ def _fermion_in(column, flow, mass, width, factor) -> Wave:
 
 def _column_coupled(f, g_left, g_right):
     """``(g_L P_L + g_R P_R) ψ`` and the factor left over (``1``, or ``g`` if ``g_L = g_R``)."""
-    if _same(g_left, g_right):
+    if couplings_equal(g_left, g_right):
         return tuple(f), g_left
     return chiral_components(f, g_left, g_right), 1.0
 
@@ -191,7 +193,7 @@ def _column_coupled(f, g_left, g_right):
 def _row_coupled(r, g_left, g_right):
     """``ψ̄`` such that ``ψ̄ γ^μ`` equals ``ψ̄_in γ^μ (g_L P_L + g_R P_R)`` (``γ^μ P_L = P_R γ^μ``),
     and the factor left over."""
-    if _same(g_left, g_right):
+    if couplings_equal(g_left, g_right):
         return tuple(r), g_left
     return chiral_components(r, g_right, g_left), 1.0
 
@@ -220,18 +222,27 @@ def _finish_wave(wave: Wave, waves, couplings) -> Array:
 # --------------------------------------------------------------------------- FFV
 
 
-def ffv_amplitude_wave(f_bar: Wave, f: Wave, v: Wave, g_left, g_right) -> SplitComplex:
-    """Kernel of :func:`ffv_amplitude`."""
+def _chiral_halves(f_bar: Wave, f: Wave, v: Wave) -> tuple[SplitComplex, SplitComplex]:
+    """``(ψ̄ ε̸ P_L ψ, ψ̄ ε̸ P_R ψ)``, contracting in the cheaper order."""
     fb, fc, vc = f_bar.components, f.components, v.components
     if _size(fb, vc) <= _size(vc, fc):
         row = row_slash_components(fb, vc)  # ψ̄ ε̸: its L half meets ψ_L
-        left = row[0] * fc[0] + row[1] * fc[1]
-        right = row[2] * fc[2] + row[3] * fc[3]
-    else:
-        column = slash_components(vc, fc)  # ε̸ ψ: ψ_L ends up in the lower half
-        left = fb[2] * column[2] + fb[3] * column[3]
-        right = fb[0] * column[0] + fb[1] * column[1]
-    if _same(g_left, g_right):
+        return row[0] * fc[0] + row[1] * fc[1], row[2] * fc[2] + row[3] * fc[3]
+    column = slash_components(vc, fc)  # ε̸ ψ: ψ_L ends up in the lower half
+    return fb[2] * column[2] + fb[3] * column[3], fb[0] * column[0] + fb[1] * column[1]
+
+
+def ffv_chiral_amplitudes_wave(f_bar: Wave, f: Wave, v: Wave) -> tuple[SplitComplex, SplitComplex]:
+    """``(A_L, A_R)``: :func:`ffv_amplitude` at couplings ``(1, 0)`` and ``(0, 1)``, so that
+    the amplitude at ``(g_L, g_R)`` is ``g_L A_L + g_R A_R`` (the vertex is linear in them)."""
+    left, right = _chiral_halves(f_bar, f, v)
+    return left * MINUS_I, right * MINUS_I
+
+
+def ffv_amplitude_wave(f_bar: Wave, f: Wave, v: Wave, g_left, g_right) -> SplitComplex:
+    """Kernel of :func:`ffv_amplitude`."""
+    left, right = _chiral_halves(f_bar, f, v)
+    if couplings_equal(g_left, g_right):
         return (left + right) * (as_split(g_left) * MINUS_I)
     return (left * as_split(g_left) + right * as_split(g_right)) * MINUS_I
 
@@ -324,7 +335,7 @@ def _scalar_bilinear(f_bar: Wave, f: Wave, g_left, g_right) -> SplitComplex:
     fb, fc = f_bar.components, f.components
     left = fb[0] * fc[0] + fb[1] * fc[1]
     right = fb[2] * fc[2] + fb[3] * fc[3]
-    if _same(g_left, g_right):
+    if couplings_equal(g_left, g_right):
         return (left + right) * as_split(g_left)
     return left * as_split(g_left) + right * as_split(g_right)
 
@@ -368,7 +379,7 @@ def ffs_scalar_current(
 
 def ffs_fermion_out_wave(f_bar: Wave, s: Wave, g_left, g_right, mass, width) -> Wave:
     """Kernel of :func:`ffs_fermion_out`."""
-    if _same(g_left, g_right):
+    if couplings_equal(g_left, g_right):
         row, factor = tuple(f_bar.components), g_left
     else:
         row, factor = chiral_components(f_bar.components, g_left, g_right), 1.0

@@ -7,13 +7,35 @@ is ``e⁺e⁻ → μ⁺μ⁻``, ``e⁺e⁻ → tt̄`` or Drell–Yan ``qq̄ → 
 ``qq̄ → QQ̄`` at order αs² (colour ``T^a_{ji} T^a_{kl}``). Which bosons are exchanged is the
 model's choice (:meth:`couplings` of the parameter set), matching MadGraph's default of
 the lowest order in the electroweak coupling.
+
+**Couplings and propagators factored out of the kernels.** The vertex is linear in its
+chiral couplings, ``Γ(g_L, g_R) = g_L Γ(1, 0) + g_R Γ(0, 1)``, and a boson of mass ``M``
+differs from a massless one by the scalar ``s/(s − M² + iMΓ)`` times its numerator
+``−g^{μν} + P^μP^ν/M²``, whose ``P^μP^ν`` part vanishes if either fermion line is
+massless (``P·J = 0`` there). So each boson's amplitude is
+
+    A_V = s/(s − M_V² + i M_V Γ_V) · Σ_{χχ'} g^{in}_{V,χ} g^{out}_{V,χ'} K_{χχ'},
+
+with ``K_{χχ'}`` the amplitude of unit chiral couplings through a massless propagator,
+computed once for all bosons (two currents and two closings however many bosons there
+are). The parameters then enter |M|² through per-event scalars only, and its derivatives
+w.r.t. couplings, boson masses and widths cost little beyond the value (see
+:func:`~diffsim.models.process._forward_parameter_derivatives`). A massive boson between
+two massive lines keeps its full propagator.
 """
 
 from collections.abc import Sequence
 
 import numpy as np
 
-from diffsim.amplitudes.vertices import ffv_amplitude_wave, ffv_vector_current_wave
+from diffsim.amplitudes.propagators import is_static_zero, propagator_ratio
+from diffsim.amplitudes.split import as_split
+from diffsim.amplitudes.vertices import (
+    couplings_equal,
+    ffv_amplitude_wave,
+    ffv_chiral_amplitudes_wave,
+    ffv_vector_current_wave,
+)
 from diffsim.models.colour import T, colour_matrix
 from diffsim.models.colour_flows import basis_colour_tags
 from diffsim.models.particles import Particle
@@ -91,10 +113,40 @@ class FermionPairAnnihilation(Process):
         bra_in, ket_in = waves[self.incoming_pair[1]], waves[self.incoming_pair[0]]
         # Outgoing line <F| Γ |F̄>.
         bra_out, ket_out = waves[self.outgoing_pair[0]], waves[self.outgoing_pair[1]]
+        couplings = [(model.vector_coupling(b, fermion_in), model.vector_coupling(b, fermion_out)) for b in self.bosons]
+        massless_line = bool(self.chirality_pairs())
+        factored = [is_static_zero(model.mass(b)) or massless_line for b in self.bosons]
+        chiral_in = any(f and not couplings_equal(*g_in) for f, (g_in, _) in zip(factored, couplings))
+        # K of the unit in-line currents: (L, R) halves, or the vector current alone.
+        units = {"L": (1.0, 0.0), "R": (0.0, 1.0)} if chiral_in else {"V": (1.0, 1.0)}
+        closings = {}
+        for chirality, unit in units.items():
+            current = ffv_vector_current_wave(bra_in, ket_in, *unit, 0.0, 0.0)
+            closings[chirality] = ffv_chiral_amplitudes_wave(bra_out, ket_out, current)
+        if chiral_in:
+            closings["V"] = tuple(left + right for left, right in zip(closings["L"], closings["R"]))
+        flow = current.momentum
+
         amplitudes = []
-        for boson in self.bosons:
-            g_in = model.vector_coupling(boson, fermion_in)
-            g_out = model.vector_coupling(boson, fermion_out)
-            current = ffv_vector_current_wave(bra_in, ket_in, *g_in, model.mass(boson), model.width(boson))
-            amplitudes.append(ffv_amplitude_wave(bra_out, ket_out, current, *g_out))
+        for boson, (g_in, g_out), is_factored in zip(self.bosons, couplings, factored):
+            mass, width = model.mass(boson), model.width(boson)
+            if not is_factored:
+                current = ffv_vector_current_wave(bra_in, ket_in, *g_in, mass, width)
+                amplitudes.append(ffv_amplitude_wave(bra_out, ket_out, current, *g_out))
+                continue
+            in_terms = [(g_in[0], "V")] if couplings_equal(*g_in) else [(g_in[0], "L"), (g_in[1], "R")]
+            ratio = None if is_static_zero(mass) else propagator_ratio(flow, mass, width)
+            total = None
+            for g, chirality in in_terms:
+                left, right = closings[chirality]
+                if couplings_equal(*g_out):
+                    terms = [(left + right, g_out[0])]
+                else:
+                    terms = [(left, g_out[0]), (right, g_out[1])]
+                for closing, g_closing in terms:
+                    coefficient = as_split(g) * as_split(g_closing)
+                    if ratio is not None:
+                        coefficient = coefficient * ratio
+                    total = closing * coefficient if total is None else total + closing * coefficient
+            amplitudes.append(total)
         return amplitudes

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from diffsim.amplitudes.split import as_split
 from diffsim.amplitudes.vertices import (
     ffv_amplitude_wave,
     ffv_fermion_out_wave,
@@ -112,20 +113,29 @@ def _tree_colour(tree) -> np.ndarray:
     return np.einsum(",".join(specs) + "->" + output, *operands)
 
 
-def _evaluate_tree(tree, waves, model, cache):
-    """The off-shell gluon of a tree (kernel form), each subtree evaluated once."""
+def _evaluate_tree(tree, waves, cache):
+    """The off-shell gluon of a tree (kernel form) at unit couplings, each subtree evaluated
+    once."""
     if isinstance(tree, int):
         return waves[tree]
     if tree not in cache:
         if tree[0] == "vvv":
-            left, right = (_evaluate_tree(c, waves, model, cache) for c in tree[1:])
-            cache[tree] = vvv_vector_current_wave(left, right, model.triple_gluon_coupling(), 0.0, 0.0)
+            left, right = (_evaluate_tree(c, waves, cache) for c in tree[1:])
+            cache[tree] = vvv_vector_current_wave(left, right, 1.0, 0.0, 0.0)
         else:
-            a, b, c = (_evaluate_tree(child, waves, model, cache) for child in tree[2:])
-            cache[tree] = vvvv_vector_current_wave(
-                a, b, c, model.quartic_gluon_coupling(), 0.0, 0.0, structure=tree[1]
-            )
+            a, b, c = (_evaluate_tree(child, waves, cache) for child in tree[2:])
+            cache[tree] = vvvv_vector_current_wave(a, b, c, 1.0, 0.0, 0.0, structure=tree[1])
     return cache[tree]
+
+
+def _tree_vertex_counts(tree) -> tuple[int, int]:
+    """Numbers of three- and four-gluon vertices in a tree."""
+    if isinstance(tree, int):
+        return 0, 0
+    children = tree[1:] if tree[0] == "vvv" else tree[2:]
+    counts = [_tree_vertex_counts(child) for child in children]
+    own = (1, 0) if tree[0] == "vvv" else (0, 1)
+    return own[0] + sum(c[0] for c in counts), own[1] + sum(c[1] for c in counts)
 
 
 def _tree_propagators(tree) -> list[tuple[int, ...]]:
@@ -209,22 +219,41 @@ class QuarkLineWithGluons(Process):
         return ((self.bra, self.ket),) if structurally_massless(self.model, self.quark) else ()
 
     def term_amplitudes(self, model, waves):
+        """The terms' amplitudes: kernels at unit couplings, times the product of the term's
+        vertex couplings (``(i g_s)`` per quark–gluon, ``−g_s`` per three-gluon and ``i g_s²``
+        per four-gluon vertex; every vertex is linear in its coupling), so that ``α_s``
+        enters |M|² as one per-event scalar factor and its derivative costs little."""
         mass, width = model.mass(self.quark), model.width(self.quark)
-        coupling = model.gluon_quark_coupling()
         trees, lines = {}, {(): waves[self.bra]}
 
         def line(attached):
             """<fo| taken off shell after the gluons ``attached`` (shared prefixes reused)."""
             if attached not in lines:
-                gluon = _evaluate_tree(attached[-1], waves, model, trees)
-                lines[attached] = ffv_fermion_out_wave(line(attached[:-1]), gluon, coupling, coupling, mass, width)
+                gluon = _evaluate_tree(attached[-1], waves, trees)
+                lines[attached] = ffv_fermion_out_wave(line(attached[:-1]), gluon, 1.0, 1.0, mass, width)
             return lines[attached]
 
+        quark_gluon, triple, quartic = (as_split(g) for g in (
+            model.gluon_quark_coupling(), model.triple_gluon_coupling(), model.quartic_gluon_coupling()))
         amplitudes = []
         for attachments in self.line_terms:
-            gluon = _evaluate_tree(attachments[-1], waves, model, trees)
-            amplitudes.append(ffv_amplitude_wave(line(attachments[:-1]), waves[self.ket], gluon, coupling, coupling))
+            gluon = _evaluate_tree(attachments[-1], waves, trees)
+            kernel = ffv_amplitude_wave(line(attachments[:-1]), waves[self.ket], gluon, 1.0, 1.0)
+            n_triple, n_quartic = map(sum, zip(*(_tree_vertex_counts(t) for t in attachments)))
+            coupling = _power(quark_gluon, len(attachments))
+            for factor, power in ((triple, n_triple), (quartic, n_quartic)):
+                if power:
+                    coupling = coupling * _power(factor, power)
+            amplitudes.append(kernel * coupling)
         return amplitudes
+
+
+def _power(z, n: int):
+    """``z**n`` of a :class:`SplitComplex` scalar for a static ``n ≥ 1``."""
+    result = z
+    for _ in range(n - 1):
+        result = result * z
+    return result
 
 
 def _ordered_partitions(items: tuple[int, ...]):

@@ -12,6 +12,9 @@ import pytest
 from tolerance import assert_close, central_difference
 
 from diffsim import amplitudes as amp
+from diffsim.amplitudes.split import to_complex
+from diffsim.amplitudes.vertices import ffv_chiral_amplitudes_wave
+from diffsim.amplitudes.wave import from_array
 
 METRIC = np.diag([1.0, -1.0, -1.0, -1.0])
 PAULI = [
@@ -467,6 +470,15 @@ def test_vector_current_contracts_to_amplitude(lines, mass, width):
     assert_close(
         contracted, amp.ffv_amplitude(f_bar, f, wave(-p, eps), G_LEFT, G_RIGHT), rtol=1e-12
     )
+
+
+def test_ffv_amplitude_is_linear_in_its_chiral_couplings(lines):
+    """g_L A_L + g_R A_R of ffv_chiral_amplitudes_wave equals ffv_amplitude at (g_L, g_R):
+    the split that lets processes factor their couplings out of the kernels."""
+    f, f_bar, v = lines["f"], lines["f_bar"], lines["v"]
+    left, right = (np.asarray(to_complex(a)) for a in ffv_chiral_amplitudes_wave(*map(from_array, (f_bar, f, v))))
+    assert np.abs(left).min() > 0 and np.abs(right).min() > 0  # massive spinors: both halves
+    assert_close(G_LEFT * left + G_RIGHT * right, amp.ffv_amplitude(f_bar, f, v, G_LEFT, G_RIGHT), rtol=1e-12)
 
 
 @pytest.mark.parametrize("mass, width", [(173.0, 1.4915), (0.0, 0.0)])
