@@ -339,6 +339,30 @@ class Process(eqx.Module):
         self, momenta: Float[Array, "*batch n 4"], params: eqx.Module | None = None
     ) -> Float[Array, "*batch n_diagrams"]:
         """Each diagram's own averaged, colour-summed |M_i|² (interference left out)."""
+        parts = self._diagram_parts()
+
+        def reduce(amplitudes, scale):
+            return [_colour_form([amplitudes[e] for e in terms], f, scale) for terms, f in parts]
+
+        return self._summed(momenta, params, reduce)
+
+    def matrix_element_and_diagram_squares(
+        self, momenta: Float[Array, "*batch n 4"], params: eqx.Module | None = None
+    ) -> Float[Array, "*batch 1+n_diagrams"]:
+        """:meth:`matrix_element` and :meth:`diagram_squares` side by side, ``[..., 0]`` and
+        ``[..., 1:]``, from one evaluation of the amplitudes (what a multi-channel integrand
+        with single-diagram priors needs at every point)."""
+        factorisation = colour_factorisation(self.colour)
+        parts = self._diagram_parts()
+
+        def reduce(amplitudes, scale):
+            squares = [_colour_form([amplitudes[e] for e in terms], f, scale) for terms, f in parts]
+            return [_colour_form(amplitudes, factorisation, scale), *squares]
+
+        return self._summed(momenta, params, reduce)
+
+    def _diagram_parts(self) -> list[tuple[tuple[int, ...], "ColourFactorisation"]]:
+        """Per diagram: its terms and the factorisation of their colour block."""
         owner = np.asarray(self.term_diagram)
         colour = np.array(self.colour)
         parts = []
@@ -346,11 +370,7 @@ class Process(eqx.Module):
             terms = tuple(int(e) for e in np.flatnonzero(owner == diagram))
             block = tuple(tuple(complex(x) for x in row) for row in colour[np.ix_(terms, terms)])
             parts.append((terms, colour_factorisation(block)))
-
-        def reduce(amplitudes, scale):
-            return [_colour_form([amplitudes[e] for e in terms], f, scale) for terms, f in parts]
-
-        return self._summed(momenta, params, reduce)
+        return parts
 
     def colour_flow_squares(
         self, momenta: Float[Array, "*batch n 4"], params: eqx.Module | None = None

@@ -69,13 +69,12 @@ class HadronicChannels(eqx.Module):
     def channel_integrand(self, c: int, r: Float[Array, "N d"]) -> ChannelPoint:
         """Channel ``c``: the weight (pb) with ŝ mapped by ``maps[c]``, priors and features."""
         integrand = self.mapped_integrand(c)
-        point = integrand(r)
+        point = integrand(r, diagram_weights=self.n_channels > 1)
         process = integrand.process
         if self.n_channels == 1:
             prior = jnp.ones_like(point.weight)[:, None]
         else:
-            densities = integrand.parton_densities(point.x, point.mu_f)
-            squares = process.diagram_weights(point.momenta, densities, process.params)
+            squares = point.diagram_weights
             total = jnp.sum(squares, axis=-1, keepdims=True)
             prior = jnp.where(total > 0, squares / jnp.where(total > 0, total, 1.0), 1.0 / self.n_channels)
         s_hadronic = jnp.asarray(integrand.sqrt_s, r.dtype) ** 2

@@ -14,6 +14,7 @@ taken as is; otherwise each event draws a flow with probability proportional to 
 weight, as MadGraph does from its ``jamp²`` (``g g → t t̄``: two flows).
 """
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -48,10 +49,12 @@ def sample_colour_flows(
     return tags[_choose(key, _flow_weights(process, momenta, params))]
 
 
+@eqx.filter_jit
 def hadronic_events(
     key: PRNGKeyArray, channels, c: int, r: Float[Array, "N d"], weight: Float[Array, " N"]
 ) -> Events:
-    """Events for points ``r`` of channel ``c`` of ``channels`` (a ``HadronicChannels``).
+    """Events for points ``r`` of channel ``c`` of ``channels`` (a ``HadronicChannels``),
+    compiled once per channel and batch shape.
 
     Flavours are drawn per event from the subprocess weights, then a colour flow of the
     chosen subprocess from its flows' weights (``key``); momenta are the lab momenta of the

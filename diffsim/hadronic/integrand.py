@@ -40,7 +40,9 @@ class IntegrandPoint(eqx.Module):
 
     ``weight (N,)`` in pb; ``subprocess_weights (N, k)`` its split over the (channel,
     flavour pair) terms of the process (for choosing flavours of unweighted events);
-    ``momenta (N, n, 4)`` lab frame, beam order; ``x (N, 2)``; ``mu_f (N,)`` GeV.
+    ``momenta (N, n, 4)`` lab frame, beam order; ``x (N, 2)``; ``mu_f (N,)`` GeV;
+    ``diagram_weights (N, n_diagrams)`` the luminosity-weighted single-diagram squares
+    ``Σ_ab f_a f_b |M_i|²`` (GeV-based, not in pb: multi-channel priors), when asked for.
     """
 
     weight: Float[Array, " N"]
@@ -48,6 +50,7 @@ class IntegrandPoint(eqx.Module):
     momenta: Float[Array, "N n 4"]
     x: Float[Array, "N 2"]
     mu_f: Float[Array, " N"]
+    diagram_weights: Float[Array, "N n_diagrams"] | None = None
 
 
 class HadronicIntegrand(eqx.Module):
@@ -104,7 +107,11 @@ class HadronicIntegrand(eqx.Module):
             )
         return result
 
-    def __call__(self, r: Float[Array, "N d"], params: eqx.Module | None = None) -> IntegrandPoint:
+    def __call__(
+        self, r: Float[Array, "N d"], params: eqx.Module | None = None, *, diagram_weights: bool = False
+    ) -> IntegrandPoint:
+        """The weights at points ``r``; with ``diagram_weights`` also the single-diagram
+        weights, from the same evaluation of the amplitudes (:class:`IntegrandPoint`)."""
         r = jnp.asarray(r)
         if r.shape[-1] != self.n_dims:
             raise ValueError(f"{self.process.name}: the integrand needs r[..., {self.n_dims}], got {r.shape}")
@@ -124,5 +131,11 @@ class HadronicIntegrand(eqx.Module):
         factor = jnp.exp(log_w + log_w_final) / (2.0 * s_hat) * PB_PER_INVERSE_GEV2
         for cut in self.cuts:
             factor = factor * cut(momenta)
-        terms = self.process.weights(momenta, self.parton_densities(x, mu_f), params) * factor[..., None]
-        return IntegrandPoint(jnp.sum(terms, axis=-1), terms, momenta, x, mu_f)
+        densities = self.parton_densities(x, mu_f)
+        squares = None
+        if diagram_weights:
+            terms, squares = self.process.weights_and_diagram_weights(momenta, densities, params)
+        else:
+            terms = self.process.weights(momenta, densities, params)
+        terms = terms * factor[..., None]
+        return IntegrandPoint(jnp.sum(terms, axis=-1), terms, momenta, x, mu_f, squares)

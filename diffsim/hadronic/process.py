@@ -92,28 +92,44 @@ class HadronicProcess(eqx.Module):
         """``f_a(x₁) f_b(x₂) |M|²`` per (channel, flavour pair): ``densities[i][pid]`` is the
         number density ``f(x_i, μ_F)`` of parton ``pid`` in beam ``i`` (not ``x f``)."""
         me = self._per_channel(momenta, params, lambda process, p, params: process.matrix_element(p, params))
+        return self._luminosity_terms(me, densities)
+
+    def weights_and_diagram_weights(
+        self,
+        momenta: Float[Array, "*batch n 4"],
+        densities: Sequence[dict[int, Float[Array, "*batch"]]],
+        params: eqx.Module,
+    ) -> tuple[Float[Array, "*batch n_subprocesses"], Float[Array, "*batch n_diagrams"]]:
+        """:meth:`weights` and ``Σ_ab f_a f_b |M_i|²`` per diagram ``i`` (single-diagram
+        squares, interference left out: the multi-channel priors), from one evaluation of
+        each partonic process's amplitudes. Every partonic process must have the same diagrams
+        in the same order (as ``q q~ > e+ e-`` for all quarks)."""
+        self._check_same_diagrams()
+        both = self._per_channel(
+            momenta, params, lambda process, p, params: process.matrix_element_and_diagram_squares(p, params)
+        )
+        weights = self._luminosity_terms({i: v[..., 0] for i, v in both.items()}, densities)
+        return weights, self._luminosity_sum({i: v[..., 1:] for i, v in both.items()}, densities)
+
+    def _check_same_diagrams(self):
+        counts = {len(channel.process.diagrams) for channel in self.channels}
+        if len(counts) != 1:
+            raise ValueError(f"{self.name}: the partonic processes have different diagram counts {sorted(counts)}")
+
+    def _luminosity_terms(self, values, densities):
+        """``f_a(x₁) f_b(x₂) · values[channel]`` per (channel, flavour pair), stacked last."""
         terms = [
-            densities[0][a] * densities[1][b] * me[index]
+            densities[0][a] * densities[1][b] * values[index]
             for index, channel in enumerate(self.channels)
             for a, b in channel.flavour_pairs
         ]
         return jnp.stack(terms, axis=-1)
 
-    def diagram_weights(
-        self,
-        momenta: Float[Array, "*batch n 4"],
-        densities: Sequence[dict[int, Float[Array, "*batch"]]],
-        params: eqx.Module,
-    ) -> Float[Array, "*batch n_diagrams"]:
-        """``Σ_ab f_a f_b |M_i|²`` per diagram ``i`` (single-diagram squares, interference
-        left out): the multi-channel priors. Every partonic process must have the same
-        diagrams in the same order (as ``q q~ > e+ e-`` for all quarks)."""
-        counts = {len(channel.process.diagrams) for channel in self.channels}
-        if len(counts) != 1:
-            raise ValueError(f"{self.name}: the partonic processes have different diagram counts {sorted(counts)}")
-        squares = self._per_channel(momenta, params, lambda process, p, params: process.diagram_squares(p, params))
+    def _luminosity_sum(self, values, densities):
+        """``Σ f_a(x₁) f_b(x₂) · values[channel]`` over (channel, flavour pair) of per-channel
+        arrays ``(*batch, k)``."""
         return sum(
-            densities[0][a][..., None] * densities[1][b][..., None] * squares[index]
+            densities[0][a][..., None] * densities[1][b][..., None] * values[index]
             for index, channel in enumerate(self.channels)
             for a, b in channel.flavour_pairs
         )

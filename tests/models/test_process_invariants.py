@@ -209,3 +209,25 @@ def test_bad_momenta_shape_raises():
 def test_defaults_are_the_model_defaults():
     assert sm.process("e+ e- > mu+ mu-").model == StandardModel()
     assert zprime.process("u u~ > e+ e-").model == ZPrimeModel()
+
+
+@pytest.mark.parametrize("model, name", [("zprime", "u u~ > e+ e-"), ("sm", "g g > t t~"), ("sm", "u u~ > d d~")])
+def test_single_diagram_squares(model, name):
+    """The single-diagram squares, alone and side by side with |M|² from one evaluation; a
+    one-diagram process's square is its |M|²; switching the Z′'s lepton couplings off zeroes
+    its square and leaves the γ and Z squares as they were."""
+    process = build(model, name)
+    p = on_shell_momenta(process, 16, seed=5)
+    both = process.matrix_element_and_diagram_squares(p)
+    squares = process.diagram_squares(p)
+    assert both.shape == (16, 1 + process.n_diagrams)
+    assert_close(both[:, 0], process.matrix_element(p), rtol=1e-13)
+    assert_close(both[:, 1:], squares, rtol=1e-13)
+    assert np.all(squares > 0)
+    if process.n_diagrams == 1:
+        assert_close(squares[:, 0], both[:, 0], rtol=1e-13)
+    if model == "zprime":  # diagrams γ, Z, Z′: without the Z′ coupling only γ + Z remain
+        no_zprime = ZPrimeModel(kappa_vector_lepton=0.0, kappa_axial_lepton=0.0)
+        without = process.diagram_squares(p, no_zprime)
+        assert_close(without[:, :2], squares[:, :2], rtol=1e-13)
+        assert np.all(without[:, 2] == 0)
