@@ -82,8 +82,9 @@ def sample_weighted(
     """Draw ``n_points`` weighted points, split over the active channels by ``fractions``.
 
     ``fractions (C,)``: allocation per channel (e.g. ``TrainingState.allocation``);
-    ``None`` splits evenly. Evaluated in chunks of ``batch_size`` (bounded memory; at most
-    two compiled shapes per channel).
+    ``None`` splits evenly. Evaluated in equal chunks of at most ``batch_size`` points
+    (bounded memory, one compiled shape per channel; the surplus drawn by the last chunk is
+    dropped, which leaves the sample i.i.d.).
     """
     channels = sampler.active_channels
     if fractions is None:
@@ -93,11 +94,13 @@ def sample_weighted(
     bar = tqdm(total=n_points, disable=not progress, desc="sampling")
     for c, n_c in zip(channels, counts):
         chunks_r, chunks_w = [], []
-        for i, start in enumerate(range(0, n_c, batch_size)):
-            n = min(batch_size, n_c - start)
-            r, w = _channel_batch(sampler, integrand, c, jax.random.fold_in(jax.random.fold_in(key, c), i), n)
-            chunks_r.append(r)
-            chunks_w.append(w)
+        n_chunks = -(-n_c // batch_size)
+        size = -(-n_c // n_chunks)  # one shape per channel: the last chunk's surplus is dropped
+        for i in range(n_chunks):
+            n = min(size, n_c - i * size)
+            r, w = _channel_batch(sampler, integrand, c, jax.random.fold_in(jax.random.fold_in(key, c), i), size)
+            chunks_r.append(r[:n])
+            chunks_w.append(w[:n])
             bar.update(n)
         points.append(jnp.concatenate(chunks_r))
         weights.append(jnp.concatenate(chunks_w))

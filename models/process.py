@@ -391,12 +391,19 @@ EVENTS_PER_CHUNK = 1024
 """Events per ``lax.map`` step on the CPU: a chunk's intermediates stay in the L2 cache."""
 
 
+CHEAP_SHARE = 0.25
+"""Largest share of a block's work (array elements produced, from its jaxpr) that depends on
+a parameter leaf for the leaf to count as cheap: couplings and the boson masses and widths
+that the processes factor out of their kernels touch only per-event scalars and the colour
+and helicity sums (about 10 % of the work); an external mass reaches every kernel."""
+
 FORWARD_PARAMETER_LEAVES = 3
-"""Most parameter leaves whose derivatives :func:`_forward_parameter_derivatives` takes in
-forward mode; beyond that the ordinary JVP is used. Measured on one CPU core at batch 10⁵
-(``benchmarks/matrix_elements.py``): each forward column costs 1–2× the value, the ordinary
-reverse pass 4–6× the value for the electroweak processes and 6–17× for the top-quark ones
-(``g g > t t~`` 15×, ``b b~ > t t~`` 17×, which take 5.5× and 7× with forward columns)."""
+"""Most parameter leaves whose derivatives :func:`_forward_parameter_derivatives` takes as
+forward columns; beyond that the ordinary JVP is used. Measured on one CPU core at batch 10⁵
+(``benchmarks/matrix_elements.py``, before the couplings were factored out of the kernels):
+each forward column cost 1–2× the value, the ordinary reverse pass 4–6× the value for the
+electroweak processes and 6–17× for the top-quark ones (``g g > t t~`` 15×, ``b b~ > t t~``
+17×, which took 5.5× and 7× with forward columns)."""
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
@@ -408,15 +415,19 @@ def _forward_parameter_derivatives(evaluate, momenta, leaves):
     events, or ``(n_events,)`` per-event values) to ``(n_events, k)``. A process depends on
     few of the model's inputs (``g g > t t~``: ``α_s``, ``m_t``, ``Γ_t``), each shared by all
     events, so the derivative columns ``∂out/∂leaf`` (``(n_events, k)``, one forward pass
-    with a unit tangent on that leaf; the value's own operations are shared between the
-    passes) cost less than a reverse pass through every helicity and diagram intermediate.
-    The output tangent is then the linear map ``Σ_leaf column · t_leaf``, which reverse mode
-    transposes into a weighted sum of the columns, so ``jax.grad`` w.r.t. the parameters
-    never runs a reverse pass through the kernel. Leaves the output does not depend on are
-    found from the jaxpr and cost nothing. With more than :data:`FORWARD_PARAMETER_LEAVES`
-    leaves, and for derivatives w.r.t. the momenta, the ordinary JVP of ``evaluate`` is used
-    (under ``jax.checkpoint``, so that reverse mode recomputes intermediates per chunk
-    instead of storing them).
+    with a unit tangent on that leaf) cost less than JAX's reverse pass through every
+    helicity and diagram intermediate. The output tangent is then the linear map
+    ``Σ_leaf column · t_leaf``, which reverse mode transposes into a weighted sum of the
+    columns, so ``jax.grad`` w.r.t. the parameters never runs a reverse pass through the
+    kernels. Leaves the output does not depend on are found from the jaxpr and cost nothing.
+
+    The ordinary JVP of ``evaluate`` (under ``jax.checkpoint``, so that reverse mode
+    recomputes intermediates per chunk instead of storing them) is used instead for the
+    derivatives w.r.t. the momenta, with more than :data:`FORWARD_PARAMETER_LEAVES` leaves,
+    and when several leaves are all cheap (:func:`_dependent_shares` ≤
+    :data:`CHEAP_SHARE`: couplings and factored boson masses and widths), whose tangents
+    touch only per-event scalars: one evaluation then carries them all, and nested forward
+    derivatives (``jacfwd`` of ``jacfwd`` in a likelihood fit) trace one copy of the kernels.
     """
     return evaluate(momenta, leaves)
 
@@ -430,9 +441,11 @@ def _forward_parameter_derivatives_jvp(evaluate, primals, tangents):
         i for i, t in enumerate(t_leaves)
         if not isinstance(t, SymbolicZero) and jnp.issubdtype(leaves[i].dtype, jnp.inexact)
     ]
+    cheap = False
     if wanted:
-        used = _dependencies(jax.make_jaxpr(lambda *xs: evaluate(momenta, xs))(*leaves).jaxpr)
-        wanted = [i for i in wanted if i in used]
+        shares = _dependent_shares(jax.make_jaxpr(lambda *xs: evaluate(momenta, xs))(*leaves).jaxpr)
+        wanted = [i for i in wanted if i in shares]
+        cheap = len(wanted) > 1 and all(shares[i] <= CHEAP_SHARE for i in wanted)
     moving = not isinstance(t_momenta, SymbolicZero)
 
     def vary(q, xs, which):
@@ -444,7 +457,7 @@ def _forward_parameter_derivatives_jvp(evaluate, primals, tangents):
     def leaf_tangent(i):
         return jnp.asarray(t_leaves[i], leaves[i].dtype)
 
-    if len(wanted) > FORWARD_PARAMETER_LEAVES:
+    if cheap or len(wanted) > FORWARD_PARAMETER_LEAVES:
         xs, ts = [leaves[i] for i in wanted], [leaf_tangent(i) for i in wanted]
         if moving:
             return jax.jvp(jax.checkpoint(lambda q, x: vary(q, x, wanted)), (momenta, xs), (t_momenta, ts))
@@ -466,14 +479,21 @@ def _forward_parameter_derivatives_jvp(evaluate, primals, tangents):
     return out, jnp.zeros_like(out) if t_out is None else t_out
 
 
-def _dependencies(jaxpr) -> set[int]:
-    """Positions of the inputs of ``jaxpr`` that its outputs depend on (an equation's outputs
-    are taken to depend on all of its inputs, so nested calls are handled conservatively)."""
+def _dependent_shares(jaxpr) -> dict[int, float]:
+    """For each input of ``jaxpr`` that its outputs depend on, the share of the work that
+    depends on it: array elements produced by its dependent equations over all produced (an
+    equation's outputs are taken to depend on all of its inputs, so nested calls are handled
+    conservatively)."""
     depends = {var: {i} for i, var in enumerate(jaxpr.invars)}
+    work, total = {}, 0
     for eqn in jaxpr.eqns:
         sources = set()
         for var in eqn.invars:
             sources |= depends.get(var, set()) if not isinstance(var, jax.extend.core.Literal) else set()
+        size = sum(math.prod(getattr(var.aval, "shape", ())) for var in eqn.outvars)
+        total += size
+        for i in sources:
+            work[i] = work.get(i, 0) + size
         if sources:
             for var in eqn.outvars:
                 depends[var] = sources
@@ -481,7 +501,7 @@ def _dependencies(jaxpr) -> set[int]:
     for var in jaxpr.outvars:
         if not isinstance(var, jax.extend.core.Literal):
             used |= depends.get(var, set())
-    return used
+    return {i: work.get(i, 0) / max(total, 1) for i in used}
 
 
 def _flatten_event_leaf(x, batch: tuple[int, ...]) -> Array:
