@@ -265,6 +265,7 @@ def main():
             for seed in range(args.seeds):
                 row = run_ours(config, seed, args.eval, args.pull_runs) if config else run_peer(
                     tool, toy, seed, args.calls, args.eval)
+                row["toy"] = name  # the command-line name: both physics targets share a class
                 rows.append(row)
                 print(f"{name:10s} {row['tool']:24s} seed {seed}: {row['value']:.6g} ± {row['error']:.2g} "
                       f"pull {row['pull']:+.2f} rel_std {row['rel_std']:.3g} "

@@ -58,7 +58,7 @@ class JaxBridge:
         self.dim = dim
         self.chunk = chunk
         self.calls = 0
-        self._fn = jax.jit(fn)
+        self._fn = jax.jit(lambda x: fn(x))  # fn may be a module holding arrays (not hashable)
 
     def warm_up(self) -> None:
         """Compile for the one chunk shape (not counted as calls)."""
