@@ -119,13 +119,11 @@ class FermionPairAnnihilation(Process):
         chiral_in = any(f and not couplings_equal(*g_in) for f, (g_in, _) in zip(factored, couplings))
         # K of the unit in-line currents: (L, R) halves, or the vector current alone.
         units = {"L": (1.0, 0.0), "R": (0.0, 1.0)} if chiral_in else {"V": (1.0, 1.0)}
-        closings = {}
-        for chirality, unit in units.items():
-            current = ffv_vector_current_wave(bra_in, ket_in, *unit, 0.0, 0.0)
-            closings[chirality] = ffv_chiral_amplitudes_wave(bra_out, ket_out, current)
+        currents = {chirality: ffv_vector_current_wave(bra_in, ket_in, *unit, 0.0, 0.0) for chirality, unit in units.items()}
+        closings = {chirality: ffv_chiral_amplitudes_wave(bra_out, ket_out, c) for chirality, c in currents.items()}
         if chiral_in:
             closings["V"] = tuple(left + right for left, right in zip(closings["L"], closings["R"]))
-        flow = current.momentum
+        flow = next(iter(currents.values())).momentum  # the pair's total momentum, as for every current
 
         amplitudes = []
         for boson, (g_in, g_out), is_factored in zip(self.bosons, couplings, factored):

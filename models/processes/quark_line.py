@@ -233,27 +233,16 @@ class QuarkLineWithGluons(Process):
                 lines[attached] = ffv_fermion_out_wave(line(attached[:-1]), gluon, 1.0, 1.0, mass, width)
             return lines[attached]
 
-        quark_gluon, triple, quartic = (as_split(g) for g in (
-            model.gluon_quark_coupling(), model.triple_gluon_coupling(), model.quartic_gluon_coupling()))
+        quark_gluon, triple, quartic = (
+            model.gluon_quark_coupling(), model.triple_gluon_coupling(), model.quartic_gluon_coupling())
         amplitudes = []
         for attachments in self.line_terms:
             gluon = _evaluate_tree(attachments[-1], waves, trees)
             kernel = ffv_amplitude_wave(line(attachments[:-1]), waves[self.ket], gluon, 1.0, 1.0)
             n_triple, n_quartic = map(sum, zip(*(_tree_vertex_counts(t) for t in attachments)))
-            coupling = _power(quark_gluon, len(attachments))
-            for factor, power in ((triple, n_triple), (quartic, n_quartic)):
-                if power:
-                    coupling = coupling * _power(factor, power)
-            amplitudes.append(kernel * coupling)
+            coupling = quark_gluon ** len(attachments) * triple**n_triple * quartic**n_quartic
+            amplitudes.append(kernel * as_split(coupling))
         return amplitudes
-
-
-def _power(z, n: int):
-    """``z**n`` of a :class:`SplitComplex` scalar for a static ``n ≥ 1``."""
-    result = z
-    for _ in range(n - 1):
-        result = result * z
-    return result
 
 
 def _ordered_partitions(items: tuple[int, ...]):
