@@ -154,7 +154,7 @@ class Configuration:
             per_iteration = self.vegas_calls // (VEGAS_ITERATIONS * self.integrand.n_channels)
             sampler, calls = vegas_initialise(
                 jax.random.fold_in(key, 1), sampler, self.integrand, n_iterations=VEGAS_ITERATIONS,
-                n_per_iteration=per_iteration, n_bins=256,
+                n_per_iteration=per_iteration, n_bins=256, smooth=self.mode == "pathwise",
             )
         if self.method == "vegas":
             pilot = sample_weighted(jax.random.fold_in(key, 2), sampler, self.integrand, 10_000 * sampler.n_channels)

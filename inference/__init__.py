@@ -65,7 +65,7 @@ from diffsim.inference.unweighting import (
     unweight,
     unweighting_efficiency,
 )
-from diffsim.inference.vegas import Vegas, VegasMap, VegasState, integrate_vegas
+from diffsim.inference.vegas import SmoothVegasMap, Vegas, VegasMap, VegasState, integrate_vegas
 
 __all__ = [
     "BreitWignerGaussian",
@@ -75,6 +75,7 @@ __all__ = [
     "MultiChannelSampler",
     "ProposalSample",
     "ProposalTraining",
+    "SmoothVegasMap",
     "TrainingState",
     "UnweightedSample",
     "Vegas",

@@ -127,6 +127,7 @@ def vegas_initialise(
     n_per_iteration: int = 20_000,
     n_bins: int = 128,
     alpha: float = 0.5,
+    smooth: bool = False,
     progress: bool = False,
 ) -> tuple[MultiChannelSampler, int]:
     """Adapt one VEGAS grid per active channel to ``α_c f_c`` and put it under that channel's flow.
@@ -134,8 +135,10 @@ def vegas_initialise(
     The grid becomes the flow's fixed outer map, ``r = G_vegas(flow(z))`` (MadNIS's VEGAS
     initialisation, arXiv:2311.01548 sec. 4.1): an untrained flow then samples exactly as
     the adapted VEGAS grid, and training refines it. The grids are not trained further
-    (:func:`diffsim.inference.training.trainable` excludes them). Returns the new sampler and
-    the integrand calls spent.
+    (:func:`diffsim.inference.training.trainable` excludes them). ``smooth=True`` puts the
+    grid's continuously differentiable interpolant there instead
+    (:class:`~diffsim.inference.vegas.SmoothVegasMap`), which pathwise training needs.
+    Returns the new sampler and the integrand calls spent.
     """
     flows = list(sampler.flows)
     keys = jax.random.split(key, sampler.n_channels)
@@ -148,5 +151,5 @@ def vegas_initialise(
         grid, _ = Vegas(flows[c].dim, n_bins=n_bins, alpha=alpha).adapt(
             keys[c], channel, n_iterations, n_per_iteration, progress=progress
         )
-        flows[c] = flows[c].with_outer(grid)
+        flows[c] = flows[c].with_outer(grid.smooth() if smooth else grid)
     return sampler.with_flows(flows), len(sampler.active_channels) * n_iterations * n_per_iteration

@@ -9,6 +9,9 @@ Three modes (MadNIS, arXiv:2311.01548, sec. 3, for the first two):
   density the points were drawn from, so the reuse is unbiased and costs no integrand calls.
 - ``"pathwise"``: the loss is differentiated through the sample ``r = T_θ(z)`` and through the
   integrand itself (reparametrisation gradient; needs a differentiable integrand — ours).
+  The weights must be continuous in ``z``: a VEGAS pre-map must be the smooth one
+  (:class:`~diffsim.inference.vegas.SmoothVegasMap`), since per-sample derivatives miss the
+  jumps of a piecewise-linear grid's Jacobian.
 
 The channels are combined into the variance of the stratified estimator at the optimal
 allocation ``N_c ∝ σ_c`` (arXiv:2212.06172, eq. 16): its gradient is
@@ -37,6 +40,7 @@ from tqdm.auto import tqdm
 
 from diffsim.inference.losses import LOSSES, PATHWISE_LOSSES
 from diffsim.inference.multichannel import MultiChannelSampler
+from diffsim.inference.vegas import VegasMap
 
 __all__ = ["TrainingState", "train", "trainable"]
 
@@ -249,6 +253,12 @@ def train(
     cycle = 1 + buffer_reuse if mode == "buffered" else 1
     if checkpoint is not None and checkpoint_every % cycle:
         raise ValueError(f"checkpoint_every ({checkpoint_every}) must be a multiple of 1 + buffer_reuse ({cycle})")
+    if mode == "pathwise" and any(isinstance(flow.outer, VegasMap) for flow in sampler.flows):
+        raise ValueError(
+            "pathwise training needs continuous channel weights, but a flow sits on a "
+            "piecewise-linear VEGAS grid whose Jacobian jumps at every bin edge; use "
+            "vegas_initialise(..., smooth=True) or grid.smooth()"
+        )
     if optimizer is None:
         optimizer = DEFAULT_OPTIMIZER
 

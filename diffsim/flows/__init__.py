@@ -14,6 +14,7 @@ from diffsim.flows.coupling import SplineCoupling
 from diffsim.flows.flow import Flow, real_flow, unit_hypercube_flow
 from diffsim.flows.masks import coupling_masks
 from diffsim.flows.spline import (
+    rational_quadratic_bin,
     rational_quadratic_spline,
     spline_knots,
     spline_parameter_count,
@@ -23,6 +24,7 @@ __all__ = [
     "Flow",
     "SplineCoupling",
     "coupling_masks",
+    "rational_quadratic_bin",
     "rational_quadratic_spline",
     "real_flow",
     "spline_knots",

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-__all__ = ["rational_quadratic_spline", "spline_knots", "spline_parameter_count"]
+__all__ = ["rational_quadratic_bin", "rational_quadratic_spline", "spline_knots", "spline_parameter_count"]
 
 
 def spline_parameter_count(n_bins: int, linear_tails: bool) -> int:
@@ -108,8 +108,26 @@ def rational_quadratic_spline(
         part = array[..., :-1] if offset == 0 else array[..., 1:]
         return jnp.sum(jnp.where(in_bin, part, 0), axis=-1)
 
-    x0, x1, y0, y1 = take(x_knots, 0), take(x_knots, 1), take(y_knots, 0), take(y_knots, 1)
-    d0, d1 = take(derivatives, 0), take(derivatives, 1)
+    return rational_quadratic_bin(
+        inputs, take(x_knots, 0), take(x_knots, 1), take(y_knots, 0), take(y_knots, 1),
+        take(derivatives, 0), take(derivatives, 1), inverse=inverse,
+    )
+
+
+def rational_quadratic_bin(
+    inputs: Float[Array, "*batch"],
+    x0: Float[Array, "*batch"],
+    x1: Float[Array, "*batch"],
+    y0: Float[Array, "*batch"],
+    y1: Float[Array, "*batch"],
+    d0: Float[Array, "*batch"],
+    d1: Float[Array, "*batch"],
+    *,
+    inverse: bool = False,
+) -> tuple[Float[Array, "*batch"], Float[Array, "*batch"]]:
+    """The spline inside one bin ``[x0, x1] → [y0, y1]`` with knot derivatives ``d0, d1``
+    (eqs. 4–8; the caller has found each input's bin). Returns the outputs and
+    ``log|d output / d input|``, as :func:`rational_quadratic_spline`."""
     width, height = x1 - x0, y1 - y0
     slope = height / width
     curvature = d1 + d0 - 2 * slope
