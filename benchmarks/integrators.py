@@ -77,6 +77,9 @@ class PhysicsTarget(eqx.Module):
     def channel_integrand(self, c, r):
         return self.channels.channel_integrand(c, r)
 
+    def channel_integrands(self, channels, rs):
+        return self.channels.channel_integrands(channels, rs)
+
     def __call__(self, r):
         return self.channels.integrand(r).weight
 

@@ -13,15 +13,19 @@ channel weights ``(N, n_channels)`` (normalised, e.g. single-diagram squares
 ``|M_c|²/Σ_j |M_j|²``) and a feature vector ``(N, k)`` of the point for a channel-weight
 network. :class:`SingleChannel` adapts a plain integrand ``f(r) -> (N,)`` on the unit
 hypercube (one channel, identity mapping, prior 1).
+
+A channel integrand may also have ``channel_integrands(channels, rs) -> tuple[ChannelPoint]``
+evaluating several channels at once (the hadronic one runs its amplitudes once on all
+points); :func:`channel_points` uses it when present.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-__all__ = ["ChannelPoint", "SingleChannel"]
+__all__ = ["ChannelPoint", "SingleChannel", "channel_points"]
 
 
 class ChannelPoint(eqx.Module):
@@ -54,3 +58,11 @@ class SingleChannel(eqx.Module):
             raise ValueError(f"a single-channel integrand has only channel 0, got {c}")
         weight = self.integrand(r)
         return ChannelPoint(weight, jnp.ones_like(weight)[:, None], r)
+
+
+def channel_points(integrand, channels: Sequence[int], rs: Sequence[Float[Array, "N_i dim"]]) -> tuple[ChannelPoint, ...]:
+    """``integrand.channel_integrand(c, r)`` for each pair of ``channels`` and ``rs``, in one
+    call of ``integrand.channel_integrands`` where the integrand has it (module docstring)."""
+    if hasattr(integrand, "channel_integrands"):
+        return tuple(integrand.channel_integrands(tuple(channels), tuple(rs)))
+    return tuple(integrand.channel_integrand(c, r) for c, r in zip(channels, rs))

@@ -38,6 +38,7 @@ import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 from tqdm.auto import tqdm
 
+from diffsim.channels import channel_points
 from diffsim.inference.losses import LOSSES, PATHWISE_LOSSES
 from diffsim.inference.multichannel import MultiChannelSampler
 from diffsim.inference.vegas import VegasMap
@@ -105,11 +106,10 @@ def _sampler(params, static, active) -> MultiChannelSampler:
 def _draw(sampler: MultiChannelSampler, integrand, key: PRNGKeyArray, n: int):
     """Fresh points per active channel: ``(r, log g, ChannelPoint)`` without gradients."""
     keys = jax.random.split(key, sampler.n_channels)
-    draws = []
-    for c in sampler.active_channels:
-        r, log_g = jax.lax.stop_gradient(sampler.flows[c].sample_and_log_prob(keys[c], n))
-        draws.append((r, log_g, integrand.channel_integrand(c, r)))
-    return tuple(draws)
+    channels = sampler.active_channels
+    samples = [jax.lax.stop_gradient(sampler.flows[c].sample_and_log_prob(keys[c], n)) for c in channels]
+    points = channel_points(integrand, channels, [r for r, _ in samples])
+    return tuple((r, log_g, point) for (r, log_g), point in zip(samples, points))
 
 
 def _stratified(variances, min_fraction):
@@ -146,11 +146,11 @@ def _pathwise_loss(params, static, active, integrand, key, n, loss_name, min_fra
     sampler = _sampler(params, static, active)
     keys = jax.random.split(key, sampler.n_channels)
     variances, integrals, flow_losses = [], [], []
-    for c in sampler.active_channels:
-        flow = sampler.flows[c]
-        z = jax.random.uniform(keys[c], (n, flow.dim), dtype=flow.dtype)
-        r, log_det = flow.forward_and_log_det(z)
-        point = integrand.channel_integrand(c, r)
+    channels = sampler.active_channels
+    flows = [sampler.flows[c] for c in channels]
+    mapped = [f.forward_and_log_det(jax.random.uniform(keys[c], (n, f.dim), f.dtype)) for c, f in zip(channels, flows)]
+    points = channel_points(integrand, channels, [r for r, _ in mapped])
+    for c, (_, log_det), point in zip(channels, mapped, points):
         w = sampler.alphas(point.prior, point.features)[:, c] * point.weight * jnp.exp(log_det)
         variances.append(jnp.mean(w**2) - jnp.mean(w) ** 2)
         integrals.append(jnp.mean(w))

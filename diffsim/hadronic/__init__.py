@@ -8,7 +8,7 @@ function on the unit hypercube whose mean is the cross section in pb.
 from diffsim.hadronic.channels import HadronicChannels
 from diffsim.hadronic.cuts import Cut
 from diffsim.hadronic.events import hadronic_events, sample_colour_flows
-from diffsim.hadronic.integrand import HadronicIntegrand, IntegrandPoint
+from diffsim.hadronic.integrand import HadronicIntegrand, IntegrandPoint, Kinematics
 from diffsim.hadronic.observables import (
     AbsRapidity,
     InvariantMass,
@@ -29,6 +29,7 @@ __all__ = [
     "HadronicProcess",
     "IntegrandPoint",
     "InvariantMass",
+    "Kinematics",
     "Observable",
     "PartonicChannel",
     "ScalarSumTransverseMass",

@@ -10,8 +10,12 @@ are ``log(ŝ/S)/log(S_min/S)``, the rapidity of the partonic system and the cosi
 polar angles of the outgoing particles in the lab.
 """
 
+from collections.abc import Sequence
+
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 from diffsim.channels import ChannelPoint
@@ -68,25 +72,44 @@ class HadronicChannels(eqx.Module):
 
     def channel_integrand(self, c: int, r: Float[Array, "N d"]) -> ChannelPoint:
         """Channel ``c``: the weight (pb) with ŝ mapped by ``maps[c]``, priors and features."""
-        integrand = self.mapped_integrand(c)
-        point = integrand(r, diagram_weights=self.n_channels > 1)
-        process = integrand.process
+        return self.channel_integrands((c,), (r,))[0]
+
+    def channel_integrands(
+        self, channels: Sequence[int], rs: Sequence[Float[Array, "N_i d"]]
+    ) -> tuple[ChannelPoint, ...]:
+        """Several channels at once (``rs[i]`` in channel ``channels[i]``): each maps its own
+        points, then the PDFs and amplitudes run once on all of them joined, so a training
+        step over C channels traces and compiles the expensive part once instead of C times."""
+        kinematics = [self.mapped_integrand(c).kinematics(r) for c, r in zip(channels, rs)]
+        joined = jax.tree_util.tree_map(lambda *parts: jnp.concatenate(parts), *kinematics)
+        point = self.integrand.evaluate(joined, diagram_weights=self.n_channels > 1)
         if self.n_channels == 1:
             prior = jnp.ones_like(point.weight)[:, None]
         else:
             squares = point.diagram_weights
             total = jnp.sum(squares, axis=-1, keepdims=True)
             prior = jnp.where(total > 0, squares / jnp.where(total > 0, total, 1.0), 1.0 / self.n_channels)
-        s_hadronic = jnp.asarray(integrand.sqrt_s, r.dtype) ** 2
-        s_min = jnp.maximum(jnp.asarray(integrand.s_hat_min, r.dtype), jnp.sum(process.final_masses()) ** 2)
-        tau = point.x[:, 0] * point.x[:, 1]
-        final = point.momenta[:, 2:]
-        features = jnp.concatenate(
+        features = self._features(point.x, point.momenta)
+        ends = np.cumsum([r.shape[0] for r in rs])[:-1]
+        return tuple(
+            ChannelPoint(*parts)
+            for parts in zip(*(jnp.split(a, ends) for a in (point.weight, prior, features)))
+        )
+
+    def _features(self, x: Float[Array, "N 2"], momenta: Float[Array, "N n 4"]) -> Float[Array, "N k"]:
+        """``log τ / log(τ_min)``, the rapidity ``½ log(x₁/x₂)`` and the lab cosines of the
+        outgoing particles."""
+        integrand = self.integrand
+        s_hadronic = jnp.asarray(integrand.sqrt_s, x.dtype) ** 2
+        s_min = jnp.maximum(
+            jnp.asarray(integrand.s_hat_min, x.dtype), jnp.sum(integrand.process.final_masses()) ** 2
+        )
+        final = momenta[:, 2:]
+        return jnp.concatenate(
             [
-                (jnp.log(tau) / jnp.log(s_min / s_hadronic))[:, None],
-                0.5 * jnp.log(point.x[:, :1] / point.x[:, 1:]),
+                (jnp.log(x[:, 0] * x[:, 1]) / jnp.log(s_min / s_hadronic))[:, None],
+                0.5 * jnp.log(x[:, :1] / x[:, 1:]),
                 final[..., 3] / final[..., 0],
             ],
             axis=-1,
         )
-        return ChannelPoint(point.weight, prior, features)

@@ -32,7 +32,7 @@ from diffsim.phasespace import (
 )
 from diffsim.units import PB_PER_INVERSE_GEV2
 
-__all__ = ["HadronicIntegrand", "IntegrandPoint"]
+__all__ = ["HadronicIntegrand", "IntegrandPoint", "Kinematics"]
 
 
 class IntegrandPoint(eqx.Module):
@@ -51,6 +51,16 @@ class IntegrandPoint(eqx.Module):
     x: Float[Array, "N 2"]
     mu_f: Float[Array, " N"]
     diagram_weights: Float[Array, "N n_diagrams"] | None = None
+
+
+class Kinematics(eqx.Module):
+    """Phase-space points of a hadronic integrand: ``x (N, 2)`` momentum fractions,
+    ``momenta (N, n, 4)`` in the lab (GeV, beam order) and ``log_w (N,)`` the log of the
+    phase-space weight (ŝ and rapidity map times ``dΦ_n``)."""
+
+    x: Float[Array, "N 2"]
+    momenta: Float[Array, "N n 4"]
+    log_w: Float[Array, " N"]
 
 
 class HadronicIntegrand(eqx.Module):
@@ -112,6 +122,10 @@ class HadronicIntegrand(eqx.Module):
     ) -> IntegrandPoint:
         """The weights at points ``r``; with ``diagram_weights`` also the single-diagram
         weights, from the same evaluation of the amplitudes (:class:`IntegrandPoint`)."""
+        return self.evaluate(self.kinematics(r, params), params, diagram_weights=diagram_weights)
+
+    def kinematics(self, r: Float[Array, "N d"], params: eqx.Module | None = None) -> "Kinematics":
+        """The momentum fractions and lab momenta at ``r`` and their phase-space weight."""
         r = jnp.asarray(r)
         if r.shape[-1] != self.n_dims:
             raise ValueError(f"{self.process.name}: the integrand needs r[..., {self.n_dims}], got {r.shape}")
@@ -122,13 +136,21 @@ class HadronicIntegrand(eqx.Module):
         x, log_w = PartonFractions(self.s_hat_map).forward(r[..., :2], s_hadronic, threshold, self.s_hat_max)
         incoming = parton_momenta(x, s_hadronic)
         final, log_w_final = RamboOnDiet(masses).forward(r[..., 2:], jnp.sum(incoming, axis=-2))
-        momenta = jnp.concatenate([incoming, final], axis=-2)
+        return Kinematics(x, jnp.concatenate([incoming, final], axis=-2), log_w + log_w_final)
+
+    def evaluate(
+        self, kinematics: "Kinematics", params: eqx.Module | None = None, *, diagram_weights: bool = False
+    ) -> IntegrandPoint:
+        """The weights at given kinematics (from :meth:`kinematics`, possibly of several
+        ŝ maps joined: the amplitudes and PDFs then run once for all of them)."""
+        params = self.process.params if params is None else params
+        x, momenta = kinematics.x, kinematics.momenta
         mu_f = self.mu_f(momenta)
         if self.alpha_s == "pdf":
             mu_r = mu_f if self.mu_r is None else self.mu_r(momenta)
             params = params.with_alpha_s(self.pdf.alphasQ(mu_r))
-        s_hat = x[..., 0] * x[..., 1] * s_hadronic
-        factor = jnp.exp(log_w + log_w_final) / (2.0 * s_hat) * PB_PER_INVERSE_GEV2
+        s_hat = x[..., 0] * x[..., 1] * jnp.asarray(self.sqrt_s, x.dtype) ** 2
+        factor = jnp.exp(kinematics.log_w) / (2.0 * s_hat) * PB_PER_INVERSE_GEV2
         for cut in self.cuts:
             factor = factor * cut(momenta)
         densities = self.parton_densities(x, mu_f)

@@ -235,9 +235,13 @@ def test_diagram_channels_reproduce_the_cross_section(pdf):
     assert [type(m).__name__ for m in channels.maps] == ["PowerLawInvariant", "BreitWignerInvariant", "BreitWignerInvariant"]
     assert_close([channels.maps[1].mass, channels.maps[2].mass], [MZ, 400.0], rtol=1e-15)
     values, variances = [], []
-    for c in range(3):
-        r = jax.random.uniform(jax.random.key(10 + c), (20_000, channels.dim), dtype=jnp.float64)
-        point = jax.jit(lambda r, c=c: channels.channel_integrand(c, r))(r)
+    rs = [jax.random.uniform(jax.random.key(10 + c), (20_000 + 10 * c, channels.dim), dtype=jnp.float64) for c in range(3)]
+    points = jax.jit(lambda rs: channels.channel_integrands((0, 1, 2), rs))(rs)
+    # The channels evaluated together (one amplitude call) equal one channel on its own.
+    alone = jax.jit(lambda r: channels.channel_integrand(2, r))(rs[2][:1000])
+    for name in ("weight", "prior", "features"):
+        assert_close(getattr(points[2], name)[:1000], getattr(alone, name), rtol=1e-12, what=f"joined {name}")
+    for c, point in enumerate(points):
         assert_close(point.prior.sum(axis=-1), 1.0, rtol=1e-12, what="priors sum to one")
         w = point.prior[:, c] * point.weight
         values.append(float(w.mean()))
