@@ -12,7 +12,7 @@ basis needs no basis decomposition. Tensors are numpy constants computed once.
 
 import numpy as np
 
-__all__ = ["F", "T", "colour_matrix"]
+__all__ = ["F", "QCD_VERTICES", "T", "colour_matrix"]
 
 
 def _gell_mann() -> np.ndarray:
@@ -35,6 +35,17 @@ F: np.ndarray = np.real(
     -2j * (np.einsum("aij,bjk,cki->abc", T, T, T) - np.einsum("bij,ajk,cki->abc", T, T, T))
 )
 """Structure constants ``F[a, b, c] = f^{abc}`` (``[T^a, T^b] = i f^{abc} T^c``), shape (8, 8, 8)."""
+
+QCD_VERTICES: dict[str, tuple[complex, int]] = {
+    "quark_gluon": (1j, 1),
+    "triple_gluon": (-1.0, 1),
+    "quartic_gluon": (1j, 2),
+}
+"""The couplings that go with these colour structures in the UFO ``sm`` model, as
+``(phase, power of g_s)``: quark–gluon ``i g_s`` (``T^a``), triple gluon ``−g_s``
+(``f^{abc}`` and the Yang–Mills structure), four gluon ``i g_s²`` (``f f`` and the three
+metric structures). Static phases let a process collect every ``g_s`` into one factor
+(:meth:`~diffsim.models.process.Process.common_coupling`)."""
 
 
 def colour_matrix(tensors: list[np.ndarray]) -> tuple[tuple[complex, ...], ...]:

@@ -127,6 +127,14 @@ class Process(eqx.Module):
         amplitudes = self.terms(model, [to_array(w) for w in waves])
         return [from_complex(amplitudes[..., e]) for e in range(amplitudes.shape[-1])]
 
+    def common_coupling(self, model: eqx.Module):
+        """A coupling ``c`` that every term's amplitude carries and :meth:`term_amplitudes`
+        leaves out, or ``None``. Squared quantities are multiplied by ``|c|²`` after the
+        colour and helicity sums, so a parameter that enters only ``c`` (``α_s`` in a QCD
+        process) touches per-event scalars alone and its derivative costs little. ``c``
+        must be real. Default: none."""
+        return None
+
     def chirality_pairs(self) -> tuple[tuple[int, int], ...]:
         """Pairs ``(a, b)`` of fermion legs at the two ends of a chirality-conserving line.
 
@@ -144,6 +152,9 @@ class Process(eqx.Module):
         """Kinematic amplitudes ``(..., n_terms)`` of one helicity configuration from the
         external wavefunctions in CUDACPP layout (``(..., 6)``, scalars ``(..., 3)``)."""
         amplitudes = self.term_amplitudes(model, [from_array(jnp.asarray(w)) for w in wavefunctions])
+        common = self.common_coupling(model)
+        if common is not None:
+            amplitudes = [a * SplitComplex(jnp.asarray(common), None) for a in amplitudes]
         dtype = jnp.result_type(*wavefunctions)
         return jnp.stack(jnp.broadcast_arrays(*(to_complex(a, dtype) for a in amplitudes)), axis=-1)
 
@@ -315,8 +326,11 @@ class Process(eqx.Module):
         packed = layout.pack_tree(params)
         waves = self._external_waves(momenta, packed, layout, axes)
         amplitudes = self.term_amplitudes(packed, waves)
-        values = [layout.sum_axes(v) for v in reduce(amplitudes, 1.0 / self.average_factor)]
-        return layout.unpack(jnp.stack(values, axis=-1))
+        values = jnp.stack([layout.sum_axes(v) for v in reduce(amplitudes, 1.0 / self.average_factor)], axis=-1)
+        common = self.common_coupling(packed)
+        if common is not None:
+            values = values * layout.squeeze(jnp.asarray(common) ** 2)[..., None]
+        return layout.unpack(values)
 
     def colour_sum(self, amplitudes: Complex[Array, "*batch n_terms"]) -> Float[Array, "*batch"]:
         """Colour-summed ``Σ_{ee'} A_e C_{ee'} A_{e'}^*`` of one helicity configuration."""
@@ -398,8 +412,9 @@ that the processes factor out of their kernels touch only per-event scalars and 
 and helicity sums (about 10 % of the work); an external mass reaches every kernel."""
 
 FORWARD_PARAMETER_LEAVES = 3
-"""Most parameter leaves whose derivatives :func:`_forward_parameter_derivatives` takes as
-forward columns; beyond that the ordinary JVP is used. Measured on one CPU core at batch 10⁵
+"""Most expensive parameter leaves (those that reach the kernels, :data:`CHEAP_SHARE`) whose
+derivatives :func:`_forward_parameter_derivatives` takes as forward columns; beyond that the
+ordinary JVP is used. Measured on one CPU core at batch 10⁵
 (``benchmarks/matrix_elements.py``, before the couplings were factored out of the kernels):
 each forward column cost 1–2× the value, the ordinary reverse pass 4–6× the value for the
 electroweak processes and 6–17× for the top-quark ones (``g g > t t~`` 15×, ``b b~ > t t~``
@@ -408,26 +423,29 @@ electroweak processes and 6–17× for the top-quark ones (``g g > t t~`` 15×, 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
 def _forward_parameter_derivatives(evaluate, momenta, leaves):
-    """``evaluate(momenta, leaves)``, with the derivatives w.r.t. a few parameter leaves taken
+    """``evaluate(momenta, leaves)``, with the derivatives w.r.t. the parameter leaves taken
     in forward mode, also inside reverse-mode differentiation.
 
     ``evaluate`` maps momenta ``(n_events, n, 4)`` and parameter leaves (scalars shared by all
     events, or ``(n_events,)`` per-event values) to ``(n_events, k)``. A process depends on
     few of the model's inputs (``g g > t t~``: ``α_s``, ``m_t``, ``Γ_t``), each shared by all
-    events, so the derivative columns ``∂out/∂leaf`` (``(n_events, k)``, one forward pass
-    with a unit tangent on that leaf) cost less than JAX's reverse pass through every
-    helicity and diagram intermediate. The output tangent is then the linear map
-    ``Σ_leaf column · t_leaf``, which reverse mode transposes into a weighted sum of the
-    columns, so ``jax.grad`` w.r.t. the parameters never runs a reverse pass through the
-    kernels. Leaves the output does not depend on are found from the jaxpr and cost nothing.
+    events, so the derivative columns ``∂out/∂leaf`` (``(n_events, k)``, a forward pass with
+    a unit tangent on that leaf) cost less than JAX's reverse pass through every helicity and
+    diagram intermediate. The output tangent is then the linear map ``Σ_leaf column · t_leaf``,
+    which reverse mode transposes into a weighted sum of the columns, so ``jax.grad`` w.r.t.
+    the parameters never runs a reverse pass through the kernels. Leaves the output does not
+    depend on are found from the jaxpr and cost nothing.
 
-    The ordinary JVP of ``evaluate`` (under ``jax.checkpoint``, so that reverse mode
-    recomputes intermediates per chunk instead of storing them) is used instead for the
-    derivatives w.r.t. the momenta, with more than :data:`FORWARD_PARAMETER_LEAVES` leaves,
-    and when several leaves are all cheap (:func:`_dependent_shares` ≤
-    :data:`CHEAP_SHARE`: couplings and factored boson masses and widths), whose tangents
-    touch only per-event scalars: one evaluation then carries them all, and nested forward
-    derivatives (``jacfwd`` of ``jacfwd`` in a likelihood fit) trace one copy of the kernels.
+    All columns come from one evaluation (:func:`_parameter_columns`): nested JVPs for the
+    expensive leaves, one batched JVP for the cheap ones (couplings and factored masses and
+    widths, :data:`CHEAP_SHARE`), whose tangents touch only per-event scalars. The ordinary
+    JVP of ``evaluate`` (under ``jax.checkpoint``, so that reverse mode recomputes
+    intermediates per chunk instead of storing them) is used instead for the derivatives
+    w.r.t. the momenta, with more than :data:`FORWARD_PARAMETER_LEAVES` expensive leaves,
+    and when several leaves are all cheap: one evaluation then carries all their tangents
+    (where a batch of columns would widen the per-event part by their number), and nested
+    forward derivatives (``jacfwd`` of ``jacfwd`` in a likelihood fit) trace one copy of
+    the kernels.
     """
     return evaluate(momenta, leaves)
 
@@ -441,11 +459,12 @@ def _forward_parameter_derivatives_jvp(evaluate, primals, tangents):
         i for i, t in enumerate(t_leaves)
         if not isinstance(t, SymbolicZero) and jnp.issubdtype(leaves[i].dtype, jnp.inexact)
     ]
-    cheap = False
+    shares = {}
     if wanted:
         shares = _dependent_shares(jax.make_jaxpr(lambda *xs: evaluate(momenta, xs))(*leaves).jaxpr)
         wanted = [i for i in wanted if i in shares]
-        cheap = len(wanted) > 1 and all(shares[i] <= CHEAP_SHARE for i in wanted)
+    expensive = [i for i in wanted if shares[i] > CHEAP_SHARE]
+    cheap = [i for i in wanted if shares[i] <= CHEAP_SHARE]
     moving = not isinstance(t_momenta, SymbolicZero)
 
     def vary(q, xs, which):
@@ -454,29 +473,67 @@ def _forward_parameter_derivatives_jvp(evaluate, primals, tangents):
             full[i] = x
         return evaluate(q, full)
 
-    def leaf_tangent(i):
-        return jnp.asarray(t_leaves[i], leaves[i].dtype)
-
-    if cheap or len(wanted) > FORWARD_PARAMETER_LEAVES:
-        xs, ts = [leaves[i] for i in wanted], [leaf_tangent(i) for i in wanted]
+    tangents = {i: jnp.asarray(t_leaves[i], leaves[i].dtype) for i in wanted}
+    if len(expensive) > FORWARD_PARAMETER_LEAVES or (not expensive and len(cheap) > 1):
+        xs, ts = [leaves[i] for i in wanted], [tangents[i] for i in wanted]
         if moving:
             return jax.jvp(jax.checkpoint(lambda q, x: vary(q, x, wanted)), (momenta, xs), (t_momenta, ts))
         return jax.jvp(jax.checkpoint(lambda x: vary(momenta, x, wanted)), (xs,), (ts,))
 
-    out, t_out = None, None
-    for i in wanted:
-        out, column = jax.jvp(
-            lambda x, i=i: vary(momenta, [x], [i]), (leaves[i],), (jnp.ones_like(leaves[i]),)
-        )
-        t = leaf_tangent(i)
+    order = expensive + cheap
+    out, columns = _parameter_columns(
+        lambda xs: vary(momenta, xs, order), [leaves[i] for i in order], len(expensive)
+    )
+    t_out = None
+    for i, column in zip(order, columns):
+        t = tangents[i]
         term = column * t.reshape(t.shape + (1,) * (column.ndim - t.ndim))
         t_out = term if t_out is None else t_out + term
     if moving:
         out, t_q = jax.jvp(jax.checkpoint(lambda q: evaluate(q, leaves)), (momenta,), (t_momenta,))
         t_out = t_q if t_out is None else t_out + t_q
-    if out is None:
-        out = evaluate(momenta, leaves)
     return out, jnp.zeros_like(out) if t_out is None else t_out
+
+
+def _parameter_columns(function, xs, n_nested):
+    """``function(xs)`` and its derivative columns w.r.t. each of ``xs`` (unit tangents; a
+    per-event leaf gets the per-event derivative), from one evaluation of the primal.
+
+    The last ``len(xs) − n_nested`` (cheap) leaves share one JVP, batched over their unit
+    tangents with ``vmap``, which batches only what depends on them; inside it, the first
+    ``n_nested`` leaves get one nested JVP each (the second-order terms this also traces are
+    never used, and XLA drops them). Separate JVPs would each recompute the primal, which
+    XLA's common-subexpression pass does not reliably merge.
+    """
+    nested, batched = xs[:n_nested], xs[n_nested:]
+
+    def columns_of(zs):
+        return _nested_columns(lambda ys: function([*ys, *zs]), nested)
+
+    if not batched:
+        return columns_of([])
+
+    def along(tangent):
+        return jax.jvp(columns_of, (batched,), (tangent,))
+
+    units = [
+        jnp.stack([jnp.ones_like(z) if j == k else jnp.zeros_like(z) for k in range(len(batched))])
+        for j, z in enumerate(batched)
+    ]
+    (out, columns), (batched_columns, _) = jax.vmap(along, out_axes=((None, None), (0, 0)))(units)
+    return out, [*columns, *batched_columns]
+
+
+def _nested_columns(function, xs):
+    """``function(xs)`` and its columns w.r.t. each of ``xs``, one nested JVP per leaf."""
+    if not xs:
+        return function([]), []
+
+    def inner(x):
+        return _nested_columns(lambda rest: function([x, *rest]), xs[1:])
+
+    (out, columns), (column, _) = jax.jvp(inner, (xs[0],), (jnp.ones_like(xs[0]),))
+    return out, [column, *columns]
 
 
 def _dependent_shares(jaxpr) -> dict[int, float]:

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from diffsim.models import multiparticles
+from diffsim.models.colour import QCD_VERTICES
 from diffsim.models.particles import Particle, lookup
 from diffsim.models.registry import build_process
 
@@ -139,16 +140,9 @@ class StandardModel(eqx.Module):
         return photon + (lookup("z"),)
 
     def gluon_quark_coupling(self) -> Scalar:
-        """Quark–gluon coupling ``i g_s`` (with colour ``T^a``)."""
-        return 1j * self.g_s
-
-    def triple_gluon_coupling(self) -> Scalar:
-        """Triple-gluon coupling ``−g_s`` (with colour ``f^{abc}`` and the Yang–Mills structure)."""
-        return -self.g_s
-
-    def quartic_gluon_coupling(self) -> Scalar:
-        """Four-gluon coupling ``i g_s²`` (with colour ``f f`` and the three metric structures)."""
-        return 1j * self.g_s**2
+        """Quark–gluon coupling ``i g_s`` (with colour ``T^a``; :data:`~diffsim.models.colour.QCD_VERTICES`)."""
+        phase, order = QCD_VERTICES["quark_gluon"]
+        return phase * self.g_s**order
 
 
 def _particle(fermion: Particle) -> Particle:

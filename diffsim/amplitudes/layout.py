@@ -93,6 +93,12 @@ class EventLayout:
             x = sum(parts[1:], parts[0])
         return x
 
+    def squeeze(self, x: ArrayLike) -> Array:
+        """A packed event quantity ``(blocks, 1, …, 1, lanes)`` (or a scalar) as
+        ``(blocks, lanes)``, the shape of :meth:`sum_axes`'s result."""
+        x = jnp.asarray(x)
+        return x if x.ndim == 0 else x.reshape(self.blocks, self.lanes)
+
     def unpack(self, x: Array) -> Array:
         """``(blocks, lanes, *rest)`` back to ``(*batch_shape, *rest)``."""
         rest = x.shape[2:]

@@ -16,19 +16,19 @@ off-shell leg of ALOHA's ``VVV1P0_1``).
 """
 
 import itertools
+import math
 import string
 from collections.abc import Sequence
 
 import numpy as np
 
-from diffsim.amplitudes.split import as_split
 from diffsim.amplitudes.vertices import (
     ffv_amplitude_wave,
     ffv_fermion_out_wave,
     vvv_vector_current_wave,
     vvvv_vector_current_wave,
 )
-from diffsim.models.colour import F, T, colour_matrix
+from diffsim.models.colour import F, QCD_VERTICES, T, colour_matrix
 from diffsim.models.colour_flows import basis_colour_tags
 from diffsim.models.particles import Particle, lookup
 from diffsim.models.process import (
@@ -218,11 +218,17 @@ class QuarkLineWithGluons(Process):
         """The quark line's ends, if the quark is massless (its vertices are all QCD vectors)."""
         return ((self.bra, self.ket),) if structurally_massless(self.model, self.quark) else ()
 
+    def common_coupling(self, model):
+        """``g_s^n`` for ``n`` gluons: every term has that order (a gluon tree with ``L``
+        leaves has ``L − 1 = n₃ + 2 n₄`` three- and four-gluon vertices, and each tree meets
+        the quark line once)."""
+        return model.g_s ** (self.n_external - 2)
+
     def term_amplitudes(self, model, waves):
-        """The terms' amplitudes: kernels at unit couplings, times the product of the term's
-        vertex couplings (``(i g_s)`` per quark–gluon, ``−g_s`` per three-gluon and ``i g_s²``
-        per four-gluon vertex; every vertex is linear in its coupling), so that ``α_s``
-        enters |M|² as one per-event scalar factor and its derivative costs little."""
+        """The terms' amplitudes without :meth:`common_coupling`: kernels at unit couplings
+        times the static phase of the term's vertices (``i`` per quark–gluon, ``−1`` per
+        three-gluon and ``i`` per four-gluon vertex, :data:`~diffsim.models.colour.QCD_VERTICES`),
+        so that ``α_s`` enters |M|² as one per-event factor and its derivative costs little."""
         mass, width = model.mass(self.quark), model.width(self.quark)
         trees, lines = {}, {(): waves[self.bra]}
 
@@ -233,15 +239,13 @@ class QuarkLineWithGluons(Process):
                 lines[attached] = ffv_fermion_out_wave(line(attached[:-1]), gluon, 1.0, 1.0, mass, width)
             return lines[attached]
 
-        quark_gluon, triple, quartic = (
-            model.gluon_quark_coupling(), model.triple_gluon_coupling(), model.quartic_gluon_coupling())
         amplitudes = []
         for attachments in self.line_terms:
             gluon = _evaluate_tree(attachments[-1], waves, trees)
             kernel = ffv_amplitude_wave(line(attachments[:-1]), waves[self.ket], gluon, 1.0, 1.0)
             n_triple, n_quartic = map(sum, zip(*(_tree_vertex_counts(t) for t in attachments)))
-            coupling = quark_gluon ** len(attachments) * triple**n_triple * quartic**n_quartic
-            amplitudes.append(kernel * as_split(coupling))
+            vertices = {"quark_gluon": len(attachments), "triple_gluon": n_triple, "quartic_gluon": n_quartic}
+            amplitudes.append(kernel * math.prod(QCD_VERTICES[v][0] ** n for v, n in vertices.items()))
         return amplitudes
 
 
