@@ -12,7 +12,7 @@ basis needs no basis decomposition. Tensors are numpy constants computed once.
 
 import numpy as np
 
-__all__ = ["F", "QCD_VERTICES", "T", "colour_matrix"]
+__all__ = ["QCD_VERTICES", "F", "T", "colour_matrix"]
 
 
 def _gell_mann() -> np.ndarray:

@@ -133,7 +133,6 @@ class Process(eqx.Module):
         colour and helicity sums, so a parameter that enters only ``c`` (``α_s`` in a QCD
         process) touches per-event scalars alone and its derivative costs little. ``c``
         must be real. Default: none."""
-        return None
 
     def chirality_pairs(self) -> tuple[tuple[int, int], ...]:
         """Pairs ``(a, b)`` of fermion legs at the two ends of a chirality-conserving line.

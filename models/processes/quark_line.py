@@ -28,7 +28,7 @@ from diffsim.amplitudes.vertices import (
     vvv_vector_current_wave,
     vvvv_vector_current_wave,
 )
-from diffsim.models.colour import F, QCD_VERTICES, T, colour_matrix
+from diffsim.models.colour import QCD_VERTICES, F, T, colour_matrix
 from diffsim.models.colour_flows import basis_colour_tags
 from diffsim.models.particles import Particle, lookup
 from diffsim.models.process import (
