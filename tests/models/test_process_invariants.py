@@ -107,6 +107,20 @@ def test_gauge_invariance(model, name, leg):
     assert np.all(np.abs(residual) / size < 1e-13), residual / size
 
 
+@pytest.mark.parametrize("name", ["g g > t t~", "u u~ > t t~"])
+def test_single_helicity_terms_sum_to_the_matrix_element(name):
+    """The array interface (``terms`` of one helicity row, ``colour_sum``) summed over the
+    helicity table and averaged equals |M|²: ``terms`` carries the coupling that the kernels
+    leave out (``g_s²`` of ``g g > t t~``, :meth:`Process.common_coupling`)."""
+    process = sm.process(name)
+    p = on_shell_momenta(process, 4, seed=8)
+    total = sum(
+        process.colour_sum(process.terms(process.model, process.wavefunctions(p, jnp.asarray(h), process.model)))
+        for h in process.helicity_table()
+    )
+    assert_close(total / process.average_factor, process.matrix_element(p), rtol=1e-12)
+
+
 @pytest.mark.parametrize("name", ["g g > t t~", "g g > t t~ g"])
 def test_bose_symmetry_of_identical_gluons(name):
     process = sm.process(name)
