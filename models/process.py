@@ -49,7 +49,13 @@ from jaxtyping import Array, Complex, Float
 from diffsim.amplitudes import ixxxxx, oxxxxx, sxxxxx, vxxxxx
 from diffsim.amplitudes.layout import EventLayout, static_helicities
 from diffsim.amplitudes.propagators import is_static_zero
-from diffsim.amplitudes.split import SplitComplex, abs2, from_complex, to_complex
+from diffsim.amplitudes.split import (
+    SplitComplex,
+    abs2,
+    as_split,
+    from_complex,
+    to_complex,
+)
 from diffsim.amplitudes.wave import Wave, from_array, to_array
 from diffsim.amplitudes.wavefunctions import (
     fermion_in_wave,
@@ -153,7 +159,7 @@ class Process(eqx.Module):
         amplitudes = self.term_amplitudes(model, [from_array(jnp.asarray(w)) for w in wavefunctions])
         common = self.common_coupling(model)
         if common is not None:
-            amplitudes = [a * SplitComplex(jnp.asarray(common), None) for a in amplitudes]
+            amplitudes = [a * as_split(common) for a in amplitudes]
         dtype = jnp.result_type(*wavefunctions)
         return jnp.stack(jnp.broadcast_arrays(*(to_complex(a, dtype) for a in amplitudes)), axis=-1)
 

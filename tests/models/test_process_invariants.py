@@ -201,7 +201,7 @@ def test_gradients_wrt_momenta_match_finite_differences(model, name, frame):
 
 
 @pytest.mark.parametrize("model, name", cases(SMOKE_SLOW))
-def test_jit_vmap_grad_jacfwd_and_float32(model, name):
+def test_jit_vmap_jacfwd_and_float32(model, name):
     """Eager and jitted evaluation agree; vmap, jacfwd and float32 inputs work. (``jax.grad``
     w.r.t. momenta is checked against finite differences for the same processes,
     ``test_gradients_wrt_momenta_match_finite_differences``; compiling it again here took
