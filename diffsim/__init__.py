@@ -3,11 +3,13 @@
 Conventions (see the README): energies, masses and momenta in GeV, cross sections in pb;
 four-momenta are arrays whose last axis is ``(E, px, py, pz)``; particles in MadGraph's
 process order (incoming first, beam 1 along +z). Importing diffsim never changes JAX's
-global configuration; call :func:`diffsim.enable_x64` for double precision.
+global configuration; call :func:`diffsim.enable_x64` for double precision and
+:func:`diffsim.enable_compilation_cache` to keep compiled programs across runs.
 """
 
 from diffsim import kinematics
+from diffsim.compilation_cache import enable_compilation_cache
 from diffsim.precision import enable_x64
 
-__all__ = ["enable_x64", "kinematics"]
+__all__ = ["enable_compilation_cache", "enable_x64", "kinematics"]
 __version__ = "0.1.0"

@@ -5,7 +5,9 @@ override the ``--card`` file, which overrides the defaults), runs the command an
 the exit status: 0 on success, :data:`~diffsim.cli.errors.EXIT_USER_ERROR` after a user
 error (one line on stderr, no traceback), :data:`~diffsim.cli.errors.EXIT_INTERRUPTED`
 after Ctrl-C (``generate`` then resumes when rerun). Results go to stdout, progress bars
-and notes to stderr. Double precision is switched on (``diffsim.enable_x64``).
+and notes to stderr. Double precision is switched on (``diffsim.enable_x64``), and ``xsec`` and
+``generate`` keep their compiled programs in ``$DIFFSIM_CACHE/xla``
+(``diffsim.enable_compilation_cache``), so a rerun does not compile again.
 """
 
 import argparse
@@ -197,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             raise UserError("choose a command: " + ", ".join(COMMANDS) + " (see `diffsim --help`)")
         diffsim.enable_x64()
+        if args.command in ("xsec", "generate"):
+            from diffsim.cli.sampler import cache_folder
+
+            diffsim.enable_compilation_cache(cache_folder() / "xla")
         COMMANDS[args.command](args)
     except UserError as error:
         print(f"diffsim: error: {error}", file=sys.stderr)

@@ -1,0 +1,38 @@
+"""A persistent on-disk cache of compiled XLA programs, so that a rerun skips compilation.
+
+diffsim's integrands compile for seconds to minutes on CPU (the matrix elements, their
+derivatives, the flows' training steps), and a rerun of the same computation in a new
+process compiles them again. JAX can store every compiled executable in a folder, keyed by
+the program, its shapes, the JAX/XLA versions and the compiler flags; a later process that
+compiles the same program loads it instead. :func:`enable_compilation_cache` switches that
+on for all programs, however short their compilation (JAX's default only stores programs
+that took over a second, which leaves out most of a diffsim run's many small programs).
+
+The command line uses ``$DIFFSIM_CACHE/xla`` (``diffsim.cli.sampler.cache_folder``): an
+interrupted ``diffsim generate`` resumes without recompiling. Like ``enable_x64`` this
+changes JAX's process-wide configuration, so diffsim never calls it on import.
+"""
+
+import os
+import pathlib
+
+import jax
+from jax.experimental.compilation_cache import compilation_cache
+
+__all__ = ["enable_compilation_cache"]
+
+
+def enable_compilation_cache(folder: str | os.PathLike) -> pathlib.Path:
+    """Store and reuse compiled programs in ``folder`` (created if missing); returns its path.
+
+    Takes effect for the next compilation, also when computations have already run in this
+    process. The folder may be shared by concurrent processes; delete it to reclaim the
+    space (entries are a few kB to a few MB each).
+    """
+    folder = pathlib.Path(folder).expanduser().resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    compilation_cache.set_cache_dir(str(folder))
+    compilation_cache.reset_cache()  # JAX decides whether to use a cache once, at its first compile
+    return folder
