@@ -18,6 +18,7 @@ channel gets ``α_c = 0`` and the others renormalise, so the estimate stays unbi
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -118,6 +119,20 @@ def multichannel_sampler(
     return MultiChannelSampler(flows, net, (True,) * n_channels)
 
 
+class _WeightedChannel(eqx.Module):
+    """``r (N, dim) -> α_c f_c (N,)``, channel ``c``'s weighted integrand. A module rather than
+    a closure, so the compiled VEGAS iteration is reused by later calls with other samplers
+    or integrand parameters of the same structure."""
+
+    sampler: MultiChannelSampler
+    integrand: Any
+    channel: int = eqx.field(static=True)
+
+    def __call__(self, r: Float[Array, "N dim"]) -> Float[Array, " N"]:
+        point = self.integrand.channel_integrand(self.channel, r)
+        return self.sampler.alphas(point.prior, point.features)[:, self.channel] * point.weight
+
+
 def vegas_initialise(
     key: PRNGKeyArray,
     sampler: MultiChannelSampler,
@@ -143,13 +158,8 @@ def vegas_initialise(
     flows = list(sampler.flows)
     keys = jax.random.split(key, sampler.n_channels)
     for c in sampler.active_channels:
-
-        def channel(r, c=c):
-            point = integrand.channel_integrand(c, r)
-            return sampler.alphas(point.prior, point.features)[:, c] * point.weight
-
         grid, _ = Vegas(flows[c].dim, n_bins=n_bins, alpha=alpha).adapt(
-            keys[c], channel, n_iterations, n_per_iteration, progress=progress
+            keys[c], _WeightedChannel(sampler, integrand, c), n_iterations, n_per_iteration, progress=progress
         )
         flows[c] = flows[c].with_outer(grid.smooth() if smooth else grid)
     return sampler.with_flows(flows), len(sampler.active_channels) * n_iterations * n_per_iteration

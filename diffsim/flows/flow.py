@@ -199,13 +199,12 @@ def _build(key, dim, base, bound, *, n_layers, n_bins, hidden, depth, context_di
             raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
     if dim > 1 and n_layers < 2:
         raise ValueError(f"dim={dim} needs n_layers >= 2 so that every dimension is transformed")
-    mask_key, *layer_keys = jax.random.split(key, n_layers + 1)
     layers = tuple(
         SplineCoupling(
             k, dim, active, n_bins=n_bins, hidden=hidden, depth=depth, bound=bound,
             context_dim=context_dim, dtype=dtype,
         )
-        for k, active in zip(layer_keys, coupling_masks(mask_key, dim, n_layers))
+        for k, active in zip(jax.random.split(key, n_layers), coupling_masks(dim, n_layers))
     )
     return Flow(layers, dim, context_dim, base, jnp.dtype(dtype), outer)
 
@@ -228,7 +227,8 @@ def unit_hypercube_flow(
     :func:`~diffsim.flows.masks.coupling_masks`) of ``n_bins`` bins, conditioners with
     ``depth`` hidden layers of ``hidden`` units and parameters of ``dtype``, an optional
     context of length ``context_dim`` and an optional pre-bijection ``outer`` (see
-    :class:`Flow`). Not jittable itself (the masks are drawn eagerly from ``key``).
+    :class:`Flow`). The masks depend on ``dim`` and ``n_layers`` only, so flows built from
+    different keys share their static structure (and compiled programs).
     """
     return _build(key, dim, "uniform", None, n_layers=n_layers, n_bins=n_bins, hidden=hidden,
                   depth=depth, context_dim=context_dim, dtype=dtype, outer=outer)
