@@ -115,10 +115,21 @@ def top_pairs():
 PHYSICS = {"pp_ee_zprime": drell_yan_zprime, "pp_tt": top_pairs}
 OURS = ("vegas", "flow", "mc", "mc+vegas", "mc+vegas+pathwise")
 FLOW = dict(n_layers=4, n_bins=16, hidden=32, depth=2)
+FLOWS = {(DrellYanZPrimeToy, "mc+vegas+pathwise"): dict(n_layers=6, n_bins=32, hidden=64, depth=2)}
+"""Flow sizes per (integrand, method) where they differ from ``FLOW``. On the Drell–Yan toy
+(1e6 calls, seed 0) pathwise training reached rel_std 0.081 with the default flows and 0.054
+with 6 layers of 32-bin splines and 64-unit conditioners; the width mattered most (32 units:
+0.075). Buffered score-function training gained nothing from the larger flows (0.098 against
+0.097) at 2.5 times the CPU time, so mc+vegas keeps the default."""
 BATCH = {"buffered": 1024, "pathwise": 256}
 """Points per channel per draw: pathwise training takes one step per draw, so smaller draws
 give it as many optimiser steps as buffered training gets from reusing each draw."""
 LEARNING_RATE = 3e-3
+WARMUP_DIVISOR = 20
+"""The learning rate rises linearly over the first 1/20 of the steps, then decays (cosine) to
+5 %. Without the warm-up, Adam's first full-size step through the wider Drell–Yan flows moved
+the buffered samples' densities so far that the reused draw gave a negative variance
+estimate at step 1 and NaN parameters at step 2."""
 BUFFER_REUSE = 3
 VEGAS_FRACTION = 0.3
 VEGAS_ITERATIONS = 10
@@ -146,12 +157,14 @@ class Configuration:
         self.batch = BATCH[self.mode]
         draws = max((calls - self.vegas_calls) // (self.batch * n_channels), 1)
         self.steps = draws if self.mode == "pathwise" else draws * (1 + BUFFER_REUSE)
-        self.optimizer = optax.adam(optax.cosine_decay_schedule(LEARNING_RATE, self.steps, alpha=0.05))
+        self.optimizer = optax.adam(optax.warmup_cosine_decay_schedule(
+            0.0, LEARNING_RATE, max(self.steps // WARMUP_DIVISOR, 1), self.steps, end_value=0.05 * LEARNING_RATE))
 
     def train(self, key):
         """Returns ``(sampler, fractions, calls)`` after training."""
         n_features = self.integrand.channel_integrand(0, jax.numpy.full((2, self.toy.dim), 0.5)).features.shape[-1]
-        sampler = multichannel_sampler(key, self.integrand.n_channels, self.toy.dim, n_features, **FLOW)
+        flow = FLOWS.get((type(self.toy), self.method), FLOW)
+        sampler = multichannel_sampler(key, self.integrand.n_channels, self.toy.dim, n_features, **flow)
         calls = 0
         if self.vegas_calls:
             per_iteration = self.vegas_calls // (VEGAS_ITERATIONS * self.integrand.n_channels)

@@ -239,7 +239,8 @@ def train(
     step ``drop_after``, channels whose running ``I_c/I`` falls below it are dropped (at draw
     boundaries). ``checkpoint``: file to resume from and save to (module docstring);
     ``callback(state)`` runs after every step. Returns the final :class:`TrainingState`;
-    ``state.calls`` counts the integrand evaluations spent.
+    ``state.calls`` counts the integrand evaluations spent. A non-finite loss stops the
+    training with a :class:`FloatingPointError` (nothing diverged is checkpointed).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -289,8 +290,16 @@ def train(
                 state = eqx.tree_at(lambda s: s.calls, state, state.calls + batch_size * len(state.sampler.active_channels))
             state = _score_step(state, draws, optimizer, loss, min_fraction, ema_decay)
         bar.update(1)
+        step_loss = float(state.losses[step])
+        if not np.isfinite(step_loss):
+            bar.close()
+            saved = f"; {path} keeps the last good checkpoint" if path is not None and path.exists() else ""
+            raise FloatingPointError(
+                f"training diverged at step {step} (loss {step_loss}){saved}: lower the learning rate "
+                "or warm it up (e.g. optax.warmup_cosine_decay_schedule)"
+            )
         if progress and step % 10 == 0:
-            bar.set_postfix(loss=f"{float(state.losses[step]):.4g}")
+            bar.set_postfix(loss=f"{step_loss:.4g}")
         if callback is not None:
             callback(state)
         done = int(state.step)

@@ -423,17 +423,21 @@ def test_bad_input_raises():
 
 
 @pytest.mark.parametrize("dim", [1, 2, 3, 4, 5, 8])
-def test_masks_transform_every_axis_and_separate_every_pair(dim):
-    """Each pair of layers transforms every axis once; within ⌈log₂ dim⌉ pairs every two
-    axes have been on opposite sides (each axis conditioned on every other)."""
-    n_pairs = max(1, (dim - 1).bit_length())
-    masks = coupling_masks(dim, 2 * n_pairs + 1)
-    assert len(masks) == 2 * n_pairs + 1
-    separated = set()
+def test_masks_transform_every_axis_and_split_every_pair_evenly(dim):
+    """Each pair of layers transforms every axis once; over a cycle of 2^n − 1 pairs
+    (n = ⌈log₂ dim⌉) every two axes are on opposite sides in exactly 2^(n−1) of them."""
+    n_bits = (dim - 1).bit_length()
+    n_pairs = max(2**n_bits - 1, 1)
+    masks = coupling_masks(dim, 2 * n_pairs)
+    counts = {}
     for first, second in zip(masks[0::2], masks[1::2]):
         assert sorted(first + second) == list(range(dim)) or dim == 1 and first == second == (0,)
-        separated |= {frozenset((a, b)) for a in first for b in second if a != b}
-    assert separated == {frozenset((a, b)) for a in range(dim) for b in range(a)}
+        for a in first:
+            for b in second:
+                if a != b:
+                    counts[frozenset((a, b))] = counts.get(frozenset((a, b)), 0) + 1
+    assert counts == {frozenset((a, b)): 2 ** (n_bits - 1) for a in range(dim) for b in range(a)}
+    assert coupling_masks(4, 6) == ((0, 2), (1, 3), (0, 1), (2, 3), (0, 3), (1, 2))
 
 
 def test_flows_from_different_keys_share_their_static_structure():

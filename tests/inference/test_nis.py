@@ -200,6 +200,18 @@ def test_resumed_training_reproduces_the_uninterrupted_run(tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+def test_a_diverging_training_stops_with_an_error_and_saves_nothing_diverged(tmp_path):
+    """An integrand that returns NaN (or a flow that blows up) makes the loss non-finite:
+    train raises instead of carrying NaN parameters on, and writes no checkpoint of them."""
+    broken = SingleChannel(lambda r: jnp.sum(r, axis=-1) * jnp.nan, 2)
+    sampler = multichannel_sampler(jax.random.key(40), 1, 2, 2, **FLOW)
+    path = tmp_path / "state.eqx"
+    with pytest.raises(FloatingPointError, match="diverged at step 0"):
+        train(jax.random.key(41), sampler, broken, n_steps=3, batch_size=16, mode="online", checkpoint=path,
+              checkpoint_every=1, progress=False)
+    assert not path.exists()
+
+
 def test_bad_configuration_errors():
     with pytest.raises(ValueError, match="mode must be"):
         train(jax.random.key(0), fresh(), TOY, n_steps=1, batch_size=8, mode="offline")
