@@ -239,8 +239,9 @@ def train(
     step ``drop_after``, channels whose running ``I_c/I`` falls below it are dropped (at draw
     boundaries). ``checkpoint``: file to resume from and save to (module docstring);
     ``callback(state)`` runs after every step. Returns the final :class:`TrainingState`;
-    ``state.calls`` counts the integrand evaluations spent. A non-finite loss stops the
-    training with a :class:`FloatingPointError` (nothing diverged is checkpointed).
+    ``state.calls`` counts the integrand evaluations spent. A non-finite loss, or non-finite
+    network parameters where a checkpoint is due, stop the training with a
+    :class:`FloatingPointError`; the checkpoint file keeps the last finite state.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -293,20 +294,32 @@ def train(
         step_loss = float(state.losses[step])
         if not np.isfinite(step_loss):
             bar.close()
-            saved = f"; {path} keeps the last good checkpoint" if path is not None and path.exists() else ""
-            raise FloatingPointError(
-                f"training diverged at step {step} (loss {step_loss}){saved}: lower the learning rate "
-                "or warm it up (e.g. optax.warmup_cosine_decay_schedule)"
-            )
+            raise _diverged(step, f"loss {step_loss}", path)
         if progress and step % 10 == 0:
             bar.set_postfix(loss=f"{step_loss:.4g}")
         if callback is not None:
             callback(state)
         done = int(state.step)
         if path is not None and done % cycle == 0 and (done % checkpoint_every == 0 or done == n_steps):
+            if not _finite(state.sampler):
+                bar.close()
+                raise _diverged(step, "non-finite network parameters", path)
             _save(path, state)
     bar.close()
     return state
+
+
+def _finite(tree: PyTree) -> bool:
+    """Whether every floating-point array leaf of ``tree`` is finite."""
+    return all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(eqx.filter(tree, eqx.is_inexact_array)))
+
+
+def _diverged(step: int, what: str, path: pathlib.Path | None) -> FloatingPointError:
+    saved = f"; {path} keeps the last good checkpoint" if path is not None and path.exists() else ""
+    return FloatingPointError(
+        f"training diverged at step {step} ({what}){saved}: lower the learning rate or warm it up "
+        "(e.g. optax.warmup_cosine_decay_schedule)"
+    )
 
 
 def _maybe_drop(state: TrainingState, step: int, threshold: float | None, after: int) -> TrainingState:

@@ -206,9 +206,14 @@ def test_a_diverging_training_stops_with_an_error_and_saves_nothing_diverged(tmp
     broken = SingleChannel(lambda r: jnp.sum(r, axis=-1) * jnp.nan, 2)
     sampler = multichannel_sampler(jax.random.key(40), 1, 2, 2, **FLOW)
     path = tmp_path / "state.eqx"
-    with pytest.raises(FloatingPointError, match="diverged at step 0"):
-        train(jax.random.key(41), sampler, broken, n_steps=3, batch_size=16, mode="online", checkpoint=path,
-              checkpoint_every=1, progress=False)
+    options = dict(n_steps=3, batch_size=16, mode="online", checkpoint=path, checkpoint_every=1, progress=False)
+    with pytest.raises(FloatingPointError, match=r"diverged at step 0 \(loss nan\)"):
+        train(jax.random.key(41), sampler, broken, **options)
+    assert not path.exists()
+    # A finite loss whose update poisons the parameters: caught before the checkpoint is written.
+    finite = SingleChannel(lambda r: jnp.sum(r, axis=-1), 2)
+    with pytest.raises(FloatingPointError, match="step 0 \\(non-finite network parameters"):
+        train(jax.random.key(41), sampler, finite, optimizer=optax.scale(jnp.nan), **options)
     assert not path.exists()
 
 
