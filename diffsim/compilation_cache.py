@@ -13,13 +13,17 @@ interrupted ``diffsim generate`` resumes without recompiling. Like ``enable_x64`
 changes JAX's process-wide configuration, so diffsim never calls it on import.
 """
 
+import contextlib
 import os
 import pathlib
 
 import jax
 from jax.experimental.compilation_cache import compilation_cache
 
-__all__ = ["enable_compilation_cache"]
+__all__ = ["enable_compilation_cache", "using_compilation_cache"]
+
+_SETTINGS = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
+             "jax_persistent_cache_min_entry_size_bytes")
 
 
 def enable_compilation_cache(folder: str | os.PathLike) -> pathlib.Path:
@@ -36,3 +40,17 @@ def enable_compilation_cache(folder: str | os.PathLike) -> pathlib.Path:
     compilation_cache.set_cache_dir(str(folder))
     compilation_cache.reset_cache()  # JAX decides whether to use a cache once, at its first compile
     return folder
+
+
+@contextlib.contextmanager
+def using_compilation_cache(folder: str | os.PathLike):
+    """:func:`enable_compilation_cache` for the duration of a ``with`` block; JAX's previous
+    cache settings are restored afterwards (the command line runs its commands in one, so
+    calling ``diffsim.cli.main`` from Python leaves the process's configuration as it was)."""
+    previous = {name: getattr(jax.config, name) for name in _SETTINGS}
+    try:
+        yield enable_compilation_cache(folder)
+    finally:
+        for name, value in previous.items():
+            jax.config.update(name, value)
+        compilation_cache.reset_cache()

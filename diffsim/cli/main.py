@@ -7,7 +7,8 @@ error (one line on stderr, no traceback), :data:`~diffsim.cli.errors.EXIT_INTERR
 after Ctrl-C (``generate`` then resumes when rerun). Results go to stdout, progress bars
 and notes to stderr. Double precision is switched on (``diffsim.enable_x64``), and ``xsec`` and
 ``generate`` keep their compiled programs in ``$DIFFSIM_CACHE/xla``
-(``diffsim.enable_compilation_cache``), so a rerun does not compile again.
+(``diffsim.compilation_cache.using_compilation_cache``, restored when the command ends),
+so a rerun does not compile again.
 """
 
 import argparse
@@ -20,6 +21,7 @@ from diffsim.cli import catalogue
 from diffsim.cli.card import RunCard, load_card
 from diffsim.cli.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError
 from diffsim.cli.setup import DEFAULT_HADRONIC_SQRT_S, INTEGRATORS
+from diffsim.compilation_cache import using_compilation_cache
 
 __all__ = ["main"]
 
@@ -202,8 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("xsec", "generate"):
             from diffsim.cli.sampler import cache_folder
 
-            diffsim.enable_compilation_cache(cache_folder() / "xla")
-        COMMANDS[args.command](args)
+            with using_compilation_cache(cache_folder() / "xla"):
+                COMMANDS[args.command](args)
+        else:
+            COMMANDS[args.command](args)
     except UserError as error:
         print(f"diffsim: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
