@@ -311,7 +311,8 @@ def train(
 
 def _finite(tree: PyTree) -> bool:
     """Whether every floating-point array leaf of ``tree`` is finite."""
-    return all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(eqx.filter(tree, eqx.is_inexact_array)))
+    leaves = jax.tree_util.tree_leaves(eqx.filter(tree, eqx.is_inexact_array))
+    return bool(jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves])))  # one transfer to the host
 
 
 def _diverged(step: int, what: str, path: pathlib.Path | None) -> FloatingPointError:
