@@ -163,13 +163,7 @@ def _pathwise_loss(params, static, active, integrand, key, n, loss_name, min_fra
     return loss, (jax.lax.stop_gradient(jnp.stack(integrals)), jax.lax.stop_gradient(jnp.stack(variances)))
 
 
-@eqx.filter_jit
-def _draw_step(sampler, integrand, key, n):
-    return _draw(sampler, integrand, key, n)
-
-
-@eqx.filter_jit
-def _score_step(state, draws, optimizer, loss_name, min_fraction, decay):
+def _score_update(state, draws, optimizer, loss_name, min_fraction, decay):
     params, static = _partition(state.sampler)
     (value, (integrals, variances)), grads = jax.value_and_grad(_score_loss, has_aux=True)(
         params, static, state.sampler.active, draws, loss_name, min_fraction
@@ -177,14 +171,43 @@ def _score_step(state, draws, optimizer, loss_name, min_fraction, decay):
     return _update(state, value, integrals, variances, optimizer.update, grads, params, static, 0, decay)
 
 
-@eqx.filter_jit
-def _pathwise_step(state, integrand, key, optimizer, n, loss_name, min_fraction, decay):
+def _pathwise_update(state, integrand, key, optimizer, n, loss_name, min_fraction, decay):
     params, static = _partition(state.sampler)
     (value, (integrals, variances)), grads = jax.value_and_grad(_pathwise_loss, has_aux=True)(
         params, static, state.sampler.active, integrand, key, n, loss_name, min_fraction
     )
     calls = n * len(state.sampler.active_channels)
     return _update(state, value, integrals, variances, optimizer.update, grads, params, static, calls, decay)
+
+
+@eqx.filter_jit
+def _run_steps(state, stop, integrand, key, optimizer, mode, cycle, n, loss_name, min_fraction, decay):
+    """Steps ``state.step .. stop - 1`` in one compiled ``lax.while_loop`` (``stop`` is traced,
+    so every chunk length shares one program). Step ``s`` uses ``fold_in(key, s)``; the score
+    modes draw at every multiple of ``cycle`` and carry the draw between steps."""
+    dynamic, static_state = eqx.partition(state, eqx.is_array)
+    active = state.sampler.active_channels
+
+    def draw(s, k):
+        fresh = _draw(s.sampler, integrand, k, n)
+        return fresh, s.calls + n * len(active)
+
+    def body(carry):
+        dynamic, draws = carry
+        s = eqx.combine(dynamic, static_state)
+        step_key = jax.random.fold_in(key, s.step)
+        if mode == "pathwise":
+            s = _pathwise_update(s, integrand, step_key, optimizer, n, loss_name, min_fraction, decay)
+        else:
+            draws, calls = jax.lax.cond(s.step % cycle == 0, lambda: draw(s, step_key), lambda: (draws, s.calls))
+            s = _score_update(eqx.tree_at(lambda t: t.calls, s, calls), draws, optimizer, loss_name, min_fraction, decay)
+        return eqx.partition(s, eqx.is_array)[0], draws
+
+    # The carried draw needs a value before the first step (which always draws afresh).
+    placeholder = () if mode == "pathwise" else jax.tree_util.tree_map(
+        lambda x: jnp.zeros(x.shape, x.dtype), jax.eval_shape(lambda: draw(state, key)[0]))
+    dynamic, _ = jax.lax.while_loop(lambda carry: carry[0].step < stop, body, (dynamic, placeholder))
+    return eqx.combine(dynamic, static_state)
 
 
 def _update(state: TrainingState, loss, integrals, variances, optimizer_update, grads, params, static, calls, decay):
@@ -228,6 +251,7 @@ def train(
     checkpoint_every: int = 100,
     progress: bool = True,
     callback: Callable[[TrainingState], None] | None = None,
+    steps_per_dispatch: int = 25,
 ) -> TrainingState:
     """Train ``sampler`` on a :mod:`~diffsim.channels` integrand for ``n_steps``.
 
@@ -235,21 +259,27 @@ def train(
     rate 1e-3; ``loss`` one of ``"variance"``, ``"kl"``,
     ``"reverse_kl"`` (pathwise: ``"variance"`` or ``"reverse_kl"``); ``mode`` one of
     ``"online"``, ``"buffered"`` (``buffer_reuse`` extra steps per draw), ``"pathwise"``.
-    ``min_fraction`` floors the allocation fractions in the loss. ``drop_threshold``: after
-    step ``drop_after``, channels whose running ``I_c/I`` falls below it are dropped (at draw
-    boundaries). ``checkpoint``: file to resume from and save to (module docstring);
-    ``callback(state)`` runs after every step. Returns the final :class:`TrainingState`;
-    ``state.calls`` counts the integrand evaluations spent. A non-finite loss, or non-finite
-    network parameters where a checkpoint is due, stop the training with a
-    :class:`FloatingPointError`; the checkpoint file keeps the last finite state.
+    ``min_fraction`` floors the allocation fractions in the loss. ``drop_threshold``: from
+    step ``drop_after`` on, channels whose running ``I_c/I`` falls below it are dropped
+    (between chunks, below; a chunk ends at ``drop_after``). ``checkpoint``: file to resume
+    from and save to (module docstring).
+    ``steps_per_dispatch`` steps (rounded up to whole draws) run as one compiled loop on the
+    device, without a return to Python in between; the host checks the losses, updates the
+    progress bar, runs ``callback(state)``, considers dropping channels and writes checkpoints
+    between such chunks (chunks also end at every checkpoint). Returns the final
+    :class:`TrainingState`; ``state.calls`` counts the integrand evaluations spent. A
+    non-finite loss, or non-finite network parameters where a checkpoint is due, stop the
+    training with a :class:`FloatingPointError`; the checkpoint file keeps the last finite
+    state.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     names = PATHWISE_LOSSES if mode == "pathwise" else LOSSES
     if loss not in names:
         raise ValueError(f"{mode} training supports the losses {tuple(names)}, got {loss!r}")
-    if n_steps < 1 or batch_size < 2:
-        raise ValueError(f"need n_steps >= 1 and batch_size >= 2, got {n_steps} and {batch_size}")
+    if n_steps < 1 or batch_size < 2 or steps_per_dispatch < 1:
+        raise ValueError(f"need n_steps >= 1, batch_size >= 2 and steps_per_dispatch >= 1, got {n_steps}, "
+                         f"{batch_size} and {steps_per_dispatch}")
     if integrand.n_channels != sampler.n_channels:
         raise ValueError(f"the integrand has {integrand.n_channels} channels, the sampler {sampler.n_channels}")
     cycle = 1 + buffer_reuse if mode == "buffered" else 1
@@ -277,33 +307,31 @@ def train(
         state = eqx.tree_at(lambda s: s.sampler, state, MultiChannelSampler(state.sampler.flows, state.sampler.channel_net, active))
 
     bar = tqdm(total=n_steps, initial=int(state.step), disable=not progress, desc=f"training ({mode}, {loss})")
-    draws = None
-    while int(state.step) < n_steps:
-        step = int(state.step)
-        step_key = jax.random.fold_in(key, step)
-        if step % cycle == 0:
-            state = _maybe_drop(state, step, drop_threshold, drop_after)
-        if mode == "pathwise":
-            state = _pathwise_step(state, integrand, step_key, optimizer, batch_size, loss, min_fraction, ema_decay)
-        else:
-            if step % cycle == 0:
-                draws = _draw_step(state.sampler, integrand, step_key, batch_size)
-                state = eqx.tree_at(lambda s: s.calls, state, state.calls + batch_size * len(state.sampler.active_channels))
-            state = _score_step(state, draws, optimizer, loss, min_fraction, ema_decay)
-        bar.update(1)
-        step_loss = float(state.losses[step])
-        if not np.isfinite(step_loss):
+    chunk = cycle * -(-steps_per_dispatch // cycle)
+    while (step := int(state.step)) < n_steps:
+        state = _maybe_drop(state, step, drop_threshold, drop_after)
+        # Chunks end on absolute multiples of ``chunk`` and of ``checkpoint_every``, so a resumed
+        # run meets the same boundaries (and channel-dropping decisions) as the uninterrupted one.
+        stop = min(n_steps, (step // chunk + 1) * chunk)
+        if path is not None:
+            stop = min(stop, (step // checkpoint_every + 1) * checkpoint_every)
+        if drop_threshold is not None and step < drop_after:
+            stop = min(stop, cycle * -(-drop_after // cycle))
+        state = _run_steps(state, jnp.asarray(stop), integrand, key, optimizer, mode, cycle, batch_size, loss,
+                           min_fraction, ema_decay)
+        losses = np.asarray(state.losses[step:stop])
+        bar.update(stop - step)
+        if not np.all(np.isfinite(losses)):
+            bad = int(np.argmin(np.isfinite(losses)))
             bar.close()
-            raise _diverged(step, f"loss {step_loss}", path)
-        if progress and step % 10 == 0:
-            bar.set_postfix(loss=f"{step_loss:.4g}")
+            raise _diverged(step + bad, f"loss {losses[bad]}", path)
+        bar.set_postfix(loss=f"{losses[-1]:.4g}", refresh=False)
         if callback is not None:
             callback(state)
-        done = int(state.step)
-        if path is not None and done % cycle == 0 and (done % checkpoint_every == 0 or done == n_steps):
+        if path is not None and stop % cycle == 0 and (stop % checkpoint_every == 0 or stop == n_steps):
             if not _finite(state.sampler):
                 bar.close()
-                raise _diverged(step, "non-finite network parameters", path)
+                raise _diverged(stop - 1, "non-finite network parameters", path)
             _save(path, state)
     bar.close()
     return state
