@@ -426,6 +426,16 @@ electroweak processes and 6–17× for the top-quark ones (``g g > t t~`` 15×, 
 17×, which took 5.5× and 7× with forward columns)."""
 
 
+NESTED_PARAMETER_LEAVES = 5
+"""Most parameter leaves, expensive and cheap together, whose columns are all taken as
+nested JVPs; with more, the cheap ones share one batched JVP. A nested JVP adds tangent work
+only along its own leaf's path, where a batched one carries every cheap tangent along the
+union of their paths (XLA drops the unused higher-order terms of the nesting). Measured with
+XLA's flop count at 1024 events: value-and-grad over value went 4.34 → 2.96 for
+``e+ e- > t t~`` (five leaves), 4.20 → 4.01 for ``g g > t t~`` and 3.98 → 3.22 for
+``g g > t t~ g``, and compile times did not grow."""
+
+
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
 def _forward_parameter_derivatives(evaluate, momenta, leaves):
     """``evaluate(momenta, leaves)``, with the derivatives w.r.t. the parameter leaves taken
@@ -442,8 +452,9 @@ def _forward_parameter_derivatives(evaluate, momenta, leaves):
     depend on are found from the jaxpr and cost nothing.
 
     All columns come from one evaluation (:func:`_parameter_columns`): nested JVPs for the
-    expensive leaves, one batched JVP for the cheap ones (couplings and factored masses and
-    widths, :data:`CHEAP_SHARE`), whose tangents touch only per-event scalars. The ordinary
+    expensive leaves and, up to :data:`NESTED_PARAMETER_LEAVES` leaves in all, for the cheap
+    ones (couplings and factored masses and widths, :data:`CHEAP_SHARE`), whose tangents
+    touch only per-event scalars; beyond that the cheap ones share one batched JVP. The ordinary
     JVP of ``evaluate`` (under ``jax.checkpoint``, so that reverse mode recomputes
     intermediates per chunk instead of storing them) is used instead for the derivatives
     w.r.t. the momenta, with more than :data:`FORWARD_PARAMETER_LEAVES` expensive leaves,
@@ -487,7 +498,9 @@ def _forward_parameter_derivatives_jvp(evaluate, primals, tangents):
 
     order = expensive + cheap
     out, columns = _parameter_columns(
-        lambda xs: vary(momenta, xs, order), [leaves[i] for i in order], len(expensive)
+        lambda xs: vary(momenta, xs, order),
+        [leaves[i] for i in order],
+        len(order) if len(order) <= NESTED_PARAMETER_LEAVES else len(expensive),
     )
     t_out = None
     for i, column in zip(order, columns):

@@ -163,13 +163,16 @@ def _scalar_offshell(structure, flow, mass, width, factor) -> Wave:
     return Wave(flow, (as_split(structure) * scale,))
 
 
-def _fermion_out(row, flow, mass, width, factor) -> Wave:
-    """Row spinor ``factor · row · i(q̸ + M)/D`` with ``q = +Σ flows`` (ALOHA ``_1``)."""
+def _fermion_out(row, flow, mass, width, factor, denominator=True) -> Wave:
+    """Row spinor ``factor · row · i(q̸ + M)/D`` with ``q = +Σ flows`` (ALOHA ``_1``);
+    without the ``1/D`` if ``denominator`` is false."""
     q = flow
     spinor = row_slash_components(row, q)
     if not is_static_zero(mass):
         spinor = tuple(s + r * mass for s, r in zip(spinor, row))
-    scale = as_split(factor) * PLUS_I * inverse_denominator(q, mass, width)
+    scale = as_split(factor) * PLUS_I
+    if denominator:
+        scale = scale * inverse_denominator(q, mass, width)
     return Wave(flow, _scaled(spinor, scale))
 
 
@@ -283,11 +286,14 @@ def ffv_vector_current(
     return _finish_wave(wave, waves, (g_left, g_right, mass, width))
 
 
-def ffv_fermion_out_wave(f_bar: Wave, v: Wave, g_left, g_right, mass, width) -> Wave:
-    """Kernel of :func:`ffv_fermion_out`."""
+def ffv_fermion_out_wave(f_bar: Wave, v: Wave, g_left, g_right, mass, width, *, denominator: bool = True) -> Wave:
+    """Kernel of :func:`ffv_fermion_out`. With ``denominator=False`` the propagator's
+    ``1/D`` is left out (``width`` is then unused): the caller multiplies the amplitude by
+    ``inverse_denominator(wave.momentum, mass, width)``, a per-event scalar, so that the
+    width touches no helicity-carrying array."""
     fb, factor = _row_coupled(f_bar.components, g_left, g_right)
     row = row_slash_components(fb, v.components)
-    return _fermion_out(row, _sum_flows(f_bar, v), mass, width, factor)
+    return _fermion_out(row, _sum_flows(f_bar, v), mass, width, factor, denominator)
 
 
 @jax.jit

@@ -9,7 +9,9 @@ with ``VVVV3``, ``f^{e14} f^{23e}`` with ``VVVV4``). ``g g → t t̄`` has 3 dia
 
 Kinematics follow HELAS: starting from the ``<fo|`` end of the line the fermion is taken
 off shell after each attachment (ALOHA ``FFV1_1``), and the last attachment closes the line
-on the ``|fi>`` end. Colour: ``(T^{c₁} … T^{c_m})_{row col}`` with ``row`` the colour of the
+on the ``|fi>`` end; the line's propagator denominators ``1/D`` multiply each term after its
+kernel, as per-event factors (the numerators ``i(q̸ + M)`` stay in the kernel), so that the
+quark width enters no array that carries helicity axes and its derivative is cheap. Colour: ``(T^{c₁} … T^{c_m})_{row col}`` with ``row`` the colour of the
 ``<fo|`` leg and ``col`` that of the ``|fi>`` leg, times each tree's
 ``f``-structure, with the internal gluon of a tree carrying the first index of ``f`` (the
 off-shell leg of ALOHA's ``VVV1P0_1``).
@@ -22,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from diffsim.amplitudes.propagators import inverse_denominator
 from diffsim.amplitudes.vertices import (
     ffv_amplitude_wave,
     ffv_fermion_out_wave,
@@ -230,19 +233,33 @@ class QuarkLineWithGluons(Process):
         three-gluon and ``i`` per four-gluon vertex, :data:`~diffsim.models.colour.QCD_VERTICES`),
         so that ``α_s`` enters |M|² as one per-event factor and its derivative costs little."""
         mass, width = model.mass(self.quark), model.width(self.quark)
-        trees, lines = {}, {(): waves[self.bra]}
+        trees, lines, denominators = {}, {(): waves[self.bra]}, {(): None}
 
         def line(attached):
-            """<fo| taken off shell after the gluons ``attached`` (shared prefixes reused)."""
+            """<fo| taken off shell after the gluons ``attached`` (shared prefixes reused),
+            without its propagator denominators."""
             if attached not in lines:
                 gluon = _evaluate_tree(attached[-1], waves, trees)
-                lines[attached] = ffv_fermion_out_wave(line(attached[:-1]), gluon, 1.0, 1.0, mass, width)
+                lines[attached] = ffv_fermion_out_wave(
+                    line(attached[:-1]), gluon, 1.0, 1.0, mass, width, denominator=False
+                )
             return lines[attached]
+
+        def inverse_denominators(attached):
+            """Product of ``1/D`` over the line's propagators up to ``attached`` (per event)."""
+            if attached not in denominators:
+                own = inverse_denominator(line(attached).momentum, mass, width)
+                before = inverse_denominators(attached[:-1])
+                denominators[attached] = own if before is None else before * own
+            return denominators[attached]
 
         amplitudes = []
         for attachments in self.line_terms:
             gluon = _evaluate_tree(attachments[-1], waves, trees)
             kernel = ffv_amplitude_wave(line(attachments[:-1]), waves[self.ket], gluon, 1.0, 1.0)
+            propagators = inverse_denominators(attachments[:-1])
+            if propagators is not None:
+                kernel = kernel * propagators
             n_triple, n_quartic = map(sum, zip(*(_tree_vertex_counts(t) for t in attachments)))
             vertices = {"quark_gluon": len(attachments), "triple_gluon": n_triple, "quartic_gluon": n_quartic}
             amplitudes.append(kernel * math.prod(QCD_VERTICES[v][0] ** n for v, n in vertices.items()))
