@@ -6,7 +6,9 @@ w.r.t. every model input (the gradient a parameter fit takes) with its cost rati
 value alone. The run is pinned to one CPU core with XLA's multi-threaded Eigen switched off,
 so "per core" means per core. Times are the best of ``--repeats`` runs measured as the
 process's CPU time (the work done on the pinned core, insensitive to other jobs sharing the
-machine); wall-clock times and the load average are recorded alongside in the JSON. Targets (issue 3): g g > t t~ ≥ 10⁶ evaluations/s per core in
+machine); the programs of a process (value in float64 and float32, value-and-grad) run in
+turn within each repeat, so that the grad/value ratio compares runs made under the same
+conditions. Wall-clock times and the load average are recorded alongside in the JSON. Targets (issue 3): g g > t t~ ≥ 10⁶ evaluations/s per core in
 float64, value-and-grad ≤ 3× the value, compile ≤ 10 s per process.
 
 Writes benchmarks/results/matrix_elements.json and .md. Usage:
@@ -50,44 +52,58 @@ def momenta_for(process, batch, dtype):
     return jnp.concatenate([jnp.asarray(beams), final], axis=-2).astype(dtype)
 
 
-def timed(function, *args, repeats):
-    """Compile and run times (s): ``(compile_cpu, best_cpu, compile_wall, best_wall)``."""
+def compiled(function, *args):
+    """``(executable, compile CPU s, compile wall s)``."""
     wall, cpu = time.perf_counter(), time.process_time()
-    compiled = function.lower(*args).compile()
-    compile_wall, compile_cpu = time.perf_counter() - wall, time.process_time() - cpu
-    jax.block_until_ready(compiled(*args))  # warm-up
-    best_wall = best_cpu = np.inf
+    executable = function.lower(*args).compile()
+    return executable, time.process_time() - cpu, time.perf_counter() - wall
+
+
+def best_times(programs, repeats):
+    """Best CPU and wall seconds of each ``(executable, args)`` in ``programs``, run in turn
+    ``repeats`` times after a warm-up, so that drifts of the (shared) machine's speed hit
+    every program alike and their ratios stay meaningful."""
+    for executable, args in programs:
+        jax.block_until_ready(executable(*args))
+    best_cpu, best_wall = [np.inf] * len(programs), [np.inf] * len(programs)
     for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        jax.block_until_ready(compiled(*args))
-        best_wall = min(best_wall, time.perf_counter() - wall)
-        best_cpu = min(best_cpu, time.process_time() - cpu)
-    return compile_cpu, best_cpu, compile_wall, best_wall
+        for i, (executable, args) in enumerate(programs):
+            wall, cpu = time.perf_counter(), time.process_time()
+            jax.block_until_ready(executable(*args))
+            best_wall[i] = min(best_wall[i], time.perf_counter() - wall)
+            best_cpu[i] = min(best_cpu[i], time.process_time() - cpu)
+    return best_cpu, best_wall
 
 
 def measure(model_name, name, batch, repeats):
     process = (sm if model_name == "sm" else zprime).process(name)
     row = {"model": model_name, "process": name, "batch": batch, "diagrams": process.n_diagrams,
            "helicities": len(process.helicity_table())}
+    programs, keys = [], []
     for dtype in (jnp.float64, jnp.float32):
         p = momenta_for(process, batch, dtype)
         params = jax.tree_util.tree_map(lambda x, dtype=dtype: jnp.asarray(x, dtype), process.model)
-        value = jax.jit(lambda q, theta: process.matrix_element(q, theta))
-        compile_s, seconds, compile_wall, seconds_wall = timed(value, p, params, repeats=repeats)
         key = "f64" if dtype == jnp.float64 else "f32"
-        row[f"compile_s_{key}"] = compile_s
-        row[f"evals_per_s_{key}"] = batch / seconds
-        row[f"compile_wall_s_{key}"] = compile_wall
-        row[f"evals_per_wall_s_{key}"] = batch / seconds_wall
+        value, row[f"compile_s_{key}"], row[f"compile_wall_s_{key}"] = compiled(
+            jax.jit(lambda q, theta: process.matrix_element(q, theta)), p, params
+        )
+        programs.append((value, (p, params)))
+        keys.append(key)
         if dtype == jnp.float64:
-            grad = jax.jit(jax.value_and_grad(lambda theta, q: process.matrix_element(q, theta).sum()))
-            compile_g, seconds_g, compile_g_wall, seconds_g_wall = timed(grad, params, p, repeats=repeats)
-            row["compile_s_value_and_grad"] = compile_g
-            row["value_and_grad_per_s_f64"] = batch / seconds_g
-            row["grad_cost_ratio"] = seconds_g / seconds
-            row["compile_wall_s_value_and_grad"] = compile_g_wall
-            row["grad_cost_ratio_wall"] = seconds_g_wall / seconds_wall
+            grad, row["compile_s_value_and_grad"], row["compile_wall_s_value_and_grad"] = compiled(
+                jax.jit(jax.value_and_grad(lambda theta, q: process.matrix_element(q, theta).sum())), params, p
+            )
+            programs.append((grad, (params, p)))
+            keys.append("value_and_grad")
             row["n_inputs"] = len(jax.tree_util.tree_leaves(params))
+    cpu_s, wall_s = best_times(programs, repeats)
+    cpu, wall = dict(zip(keys, cpu_s)), dict(zip(keys, wall_s))
+    for key in ("f64", "f32"):
+        row[f"evals_per_s_{key}"] = batch / cpu[key]
+        row[f"evals_per_wall_s_{key}"] = batch / wall[key]
+    row["value_and_grad_per_s_f64"] = batch / cpu["value_and_grad"]
+    row["grad_cost_ratio"] = cpu["value_and_grad"] / cpu["f64"]
+    row["grad_cost_ratio_wall"] = wall["value_and_grad"] / wall["f64"]
     row["load_average"] = os.getloadavg()[0]
     return row
 

@@ -426,14 +426,14 @@ electroweak processes and 6–17× for the top-quark ones (``g g > t t~`` 15×, 
 17×, which took 5.5× and 7× with forward columns)."""
 
 
-NESTED_PARAMETER_LEAVES = 5
+NESTED_PARAMETER_LEAVES = 3
 """Most parameter leaves, expensive and cheap together, whose columns are all taken as
 nested JVPs; with more, the cheap ones share one batched JVP. A nested JVP adds tangent work
 only along its own leaf's path, where a batched one carries every cheap tangent along the
-union of their paths (XLA drops the unused higher-order terms of the nesting). Measured with
-XLA's flop count at 1024 events: value-and-grad over value went 4.34 → 2.96 for
-``e+ e- > t t~`` (five leaves), 4.20 → 4.01 for ``g g > t t~`` and 3.98 → 3.22 for
-``g g > t t~ g``, and compile times did not grow."""
+union of their paths; deeper nesting, though, leaves XLA more intermediates to keep. Measured
+(``benchmarks/matrix_elements.py`` timing, value and value-and-grad run in turn, batch 10⁵,
+one core): value-and-grad over value went 4.25 → 2.91 for ``g g > t t~`` (three leaves),
+while ``e+ e- > t t~`` (five) went 4.00 → 4.97 with all five nested."""
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
