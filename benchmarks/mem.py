@@ -80,7 +80,7 @@ def toy_study():
     return {"name": "BW⊗Gauss toy (a)", "integrand": toy.integrand, "sigma_fid": toy.sigma_fid,
             "generate": lambda key, n: toy.generate(key, theta, n), "context": toy.context, "dim": 1,
             "context_dim": 1, "theta": theta, "flow": {"n_layers": 3, "n_bins": 32, "hidden": 64},
-            "train": {"n_steps": 600, "events": 32, "points": 16},
+            "train": {"n_steps": 2400, "events": 16, "points": 8, "loss": "log_chi2"},
             "vegas": [(2, 100), (3, 200), (5, 500), (5, 1000)], "n_bins": 50, "start": {"mass": jnp.asarray(173.5)},
             "fit": {}}
 
@@ -93,7 +93,7 @@ def zprime_study():
     return {"name": "pp→Z′→e⁺e⁻ (c)", "integrand": study.integrand, "sigma_fid": study.sigma_fid,
             "generate": lambda key, n: example.generate(study, key, theta, n)[1], "context": study.context,
             "dim": 4, "context_dim": 2, "theta": theta, "flow": {"n_layers": 4, "n_bins": 32, "hidden": 64},
-            "train": {"n_steps": 600, "events": 32, "points": 16},
+            "train": {"n_steps": 600, "events": 32, "points": 16, "loss": "reverse_kl"},
             "vegas": [(2, 100), (3, 200), (4, 500)], "n_bins": 32,
             "start": {"mzp": jnp.asarray(400.5), "kappa": jnp.asarray(0.95)},
             "fit": {"derivatives": "forward", "method": "newton"}}
@@ -128,18 +128,21 @@ def flow_row(key, s, train_events, test_events, args):
     flow = unit_hypercube_flow(jax.random.fold_in(key, 0), s["dim"], context_dim=s["context_dim"], **s["flow"])
     proposal = FlowProposal(flow, s["context"], batch_size=16)
     t = s["train"]
+    # Clipping the gradient norm keeps the rare huge weights of early steps from throwing
+    # the flow off (toy, reverse KL, one seed: RMS relative spread of the weights 0.18 -> 0.10).
+    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(optax.cosine_decay_schedule(3e-3, t["n_steps"])))
 
     def train(train_key):
         return train_flow_proposal(train_key, proposal, s["integrand"], train_events, s["theta"],
                                    n_steps=t["n_steps"], events_per_step=t["events"], points_per_event=t["points"],
-                                   optimizer=optax.adam(optax.cosine_decay_schedule(3e-3, t["n_steps"])))
+                                   loss=t["loss"], optimizer=optimizer)
 
     _, first = cpu(train, jax.random.fold_in(key, 1))
     trained, seconds = cpu(train, jax.random.fold_in(key, 2))
     result, per_call = evaluate(jax.random.fold_in(key, 3), s, test_events, trained.proposal, args.eval)
     eval_calls = calls_to_precision(result.rel_std)
     setup = int(trained.calls) / args.amortise
-    return {"method": "flow (amortised)", "setup_calls": setup, "rel_std": float(jnp.sqrt(jnp.mean(result.rel_std**2))),
+    return {"method": f"flow (amortised, {t['loss']})", "setup_calls": setup, "rel_std": float(jnp.sqrt(jnp.mean(result.rel_std**2))),
                 "eval_calls": eval_calls, "calls": setup + eval_calls, "train_calls": int(trained.calls),
                 "cpu_s": seconds / args.amortise + per_call * eval_calls, "train_cpu_s": seconds,
                 "compile_cpu_s": first - seconds}, trained.proposal

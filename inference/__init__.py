@@ -28,6 +28,7 @@ from diffsim.inference.flat import evaluate_in_batches, integrate_flat
 from diffsim.inference.generation import unweighted_events
 from diffsim.inference.losses import (
     forward_kl_loss,
+    pathwise_log_chi2_loss,
     pathwise_reverse_kl_loss,
     pathwise_variance_loss,
     reverse_kl_loss,
@@ -65,7 +66,13 @@ from diffsim.inference.unweighting import (
     unweight,
     unweighting_efficiency,
 )
-from diffsim.inference.vegas import SmoothVegasMap, Vegas, VegasMap, VegasState, integrate_vegas
+from diffsim.inference.vegas import (
+    SmoothVegasMap,
+    Vegas,
+    VegasMap,
+    VegasState,
+    integrate_vegas,
+)
 
 __all__ = [
     "BreitWignerGaussian",
@@ -98,6 +105,7 @@ __all__ = [
     "mem_log_likelihood",
     "multichannel_efficiency",
     "multichannel_sampler",
+    "pathwise_log_chi2_loss",
     "pathwise_reverse_kl_loss",
     "pathwise_variance_loss",
     "quantile_max_weight",

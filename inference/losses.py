@@ -20,7 +20,11 @@ integrand — our integrands are differentiable, which the peers' are not): with
 base density, ``w(z) = f(T_θ(z)) |det ∂T_θ/∂z|``, and
 
 - pathwise variance ``L = E_z[w(z)²]``;
-- pathwise reverse KL ``L = E_z[−log w(z)]`` (``= KL(q‖p) − log I``).
+- pathwise reverse KL ``L = E_z[−log w(z)]`` (``= KL(q‖p) − log I``);
+- pathwise log χ² ``L = log E_z[w²] − 2 log E_z[w]``, the batch estimate of
+  ``log(1 + χ²(p‖q_θ))`` with ``p = |f|/I``: the variance loss made scale-free (the same for
+  ``f`` and ``c·f``, so it can be averaged over integrands of very different size) and with
+  its gradient divided by ``E_z[w²]``, which tempers the pull of single huge weights.
 
 Every loss takes log densities and returns a scalar; the channel weights ``α`` of a
 multi-channel sampler enter through ``f`` (``f → α_c f``).
@@ -34,6 +38,7 @@ __all__ = [
     "LOSSES",
     "PATHWISE_LOSSES",
     "forward_kl_loss",
+    "pathwise_log_chi2_loss",
     "pathwise_reverse_kl_loss",
     "pathwise_variance_loss",
     "reverse_kl_loss",
@@ -78,8 +83,20 @@ def pathwise_reverse_kl_loss(w: Float[Array, " N"], *, log_f_floor: float = -700
     return -jnp.mean(jnp.where(w == 0, log_f_floor, jnp.maximum(jnp.log(safe), log_f_floor)))
 
 
+def pathwise_log_chi2_loss(w: Float[Array, " N"]) -> Float[Array, ""]:
+    """``log E_z[w²] − 2 log E_z[|w|]`` (gradients through ``T`` and ``f``): the estimate of
+    ``log(1 + χ²(|f|/I ‖ q_θ))``, zero for a perfect proposal. A batch whose weights all
+    vanish gives a finite value and no gradient."""
+    tiny = jnp.finfo(jnp.result_type(w)).tiny
+    return jnp.log(jnp.maximum(jnp.mean(w**2), tiny)) - 2 * jnp.log(jnp.maximum(jnp.mean(jnp.abs(w)), tiny))
+
+
 LOSSES = {"variance": variance_loss, "kl": forward_kl_loss, "reverse_kl": reverse_kl_loss}
 """Score-function losses by name (online and buffered training)."""
 
-PATHWISE_LOSSES = {"variance": pathwise_variance_loss, "reverse_kl": pathwise_reverse_kl_loss}
+PATHWISE_LOSSES = {
+    "variance": pathwise_variance_loss,
+    "reverse_kl": pathwise_reverse_kl_loss,
+    "log_chi2": pathwise_log_chi2_loss,
+}
 """Pathwise losses by name (training through the differentiable integrand)."""

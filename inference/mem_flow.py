@@ -8,13 +8,21 @@ any new event at no further training cost (neural importance sampling for the ME
 
 Training is pathwise (reparametrisation through the differentiable integrand, the mode
 ``"pathwise"`` of :mod:`~diffsim.inference.training`): with ``z`` uniform,
-``r = T(z | c(x_i))`` and ``w = f(r, x_i, θ₀)·|det ∂T/∂z|``, the loss per event is the
-pathwise reverse KL ``E_z[−log w] = KL(q‖p_i) − log I_i``
-(:func:`~diffsim.inference.losses.pathwise_reverse_kl_loss`); the ``−log I_i`` offsets
-carry no gradient, so the mean over events is the mean of the per-event KL divergences, a
-scale-free objective across events whose integrals differ by orders of magnitude. (The
-pathwise relative variance ``E_z[w²]/I_i²`` diverged on the MEM toy, see
-:mod:`~diffsim.inference.mem_toy`: single points with huge weights dominate its gradient.)
+``r = T(z | c(x_i))`` and ``w = f(r, x_i, θ₀)·|det ∂T/∂z|``, the loss per event is one of
+two scale-free objectives, so that events whose integrals differ by orders of magnitude
+weigh alike in the mean over events:
+
+- ``"reverse_kl"``: ``E_z[−log w] = KL(q‖p_i) − log I_i``
+  (:func:`~diffsim.inference.losses.pathwise_reverse_kl_loss`; the ``−log I_i`` offsets
+  carry no gradient). Mode-seeking: it lets ``q`` die off where ``f`` is still sizeable, and
+  the rare points sampled there carry weights tens of times the mean;
+- ``"log_chi2"``: ``log E_z[w²] − 2 log E_z[w] ≈ log(1 + χ²(p_i‖q))``
+  (:func:`~diffsim.inference.losses.pathwise_log_chi2_loss`), the weight variance itself,
+  which is what the integration error depends on. On the Breit–Wigner ⊗ Gaussian toy
+  (:mod:`~diffsim.inference.mem_toy`, 3.1 × 10⁵ training calls, three seeds) the median
+  per-event relative spread of the weights was 0.03 with it against 0.07 with the reverse
+  KL. (The plain relative variance ``E_z[w²]/I_i²`` diverged there: its gradient grows with
+  the square of the largest weight, the logarithm's does not.)
 
 Each step draws ``events_per_step`` events (uniformly, with replacement) from a training
 set and ``points_per_event`` base points for each, so a step costs
@@ -31,10 +39,14 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
 from diffsim.flows import Flow
 
-from .losses import pathwise_reverse_kl_loss
+from .losses import pathwise_log_chi2_loss, pathwise_reverse_kl_loss
 from .mem import MEMIntegrand, ProposalSample, map_events, n_events
 
 __all__ = ["FlowProposal", "ProposalTraining", "train_flow_proposal"]
+
+EVENT_LOSSES = {"reverse_kl": pathwise_reverse_kl_loss, "log_chi2": pathwise_log_chi2_loss}
+"""The scale-free pathwise losses a proposal can be trained with, by name."""
+
 
 class FlowProposal(eqx.Module):
     """``q(r | x_reco)``: a conditional unit-hypercube flow and the event features it sees.
@@ -95,25 +107,28 @@ def train_flow_proposal(
     events_per_step: int,
     points_per_event: int,
     optimizer: optax.GradientTransformation | None = None,
+    loss: str = "reverse_kl",
 ) -> ProposalTraining:
-    """Train ``proposal`` across the training ``events`` at the reference ``theta`` (module
-    docstring). The flow's coupling layers are trained (a fixed ``outer`` pre-map and the
-    ``context`` are not); ``optimizer`` defaults to Adam with learning rate 1e-3. All steps
-    run in one compiled ``lax.scan``; ``calls = n_steps · events_per_step ·
-    points_per_event``.
+    """Train ``proposal`` across the training ``events`` at the reference ``theta`` with the
+    per-event ``loss`` ``"reverse_kl"`` or ``"log_chi2"`` (module docstring). The flow's
+    coupling layers are trained (a fixed ``outer`` pre-map and the ``context`` are not);
+    ``optimizer`` defaults to Adam with learning rate 1e-3. All steps run in one compiled
+    ``lax.scan``; ``calls = n_steps · events_per_step · points_per_event``.
     """
+    if loss not in EVENT_LOSSES:
+        raise ValueError(f"loss must be one of {tuple(EVENT_LOSSES)}, got {loss!r}")
     for name, value, low in (("n_steps", n_steps, 1), ("events_per_step", events_per_step, 1),
                              ("points_per_event", points_per_event, 2)):
         if not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     optimizer = optax.adam(1e-3) if optimizer is None else optimizer
-    trained, losses = _train(key, proposal, integrand, events, theta, optimizer,
+    trained, losses = _train(key, proposal, integrand, events, theta, optimizer, EVENT_LOSSES[loss],
                              n_steps, events_per_step, points_per_event)
     return ProposalTraining(trained, losses, n_steps * events_per_step * points_per_event)
 
 
 @eqx.filter_jit
-def _train(key, proposal, integrand, events, theta, optimizer, n_steps, n_ev, n_pts):
+def _train(key, proposal, integrand, events, theta, optimizer, event_loss, n_steps, n_ev, n_pts):
     params, static = eqx.partition(proposal.flow.layers, eqx.is_inexact_array)
     count = n_events(events)
     dim = proposal.flow.dim
@@ -129,7 +144,7 @@ def _train(key, proposal, integrand, events, theta, optimizer, n_steps, n_ev, n_
             event_key, event = args
             z = jax.random.uniform(event_key, (n_pts, dim), dtype=dtype)
             r, log_det = flow.forward_and_log_det(z, proposal._rows(event, n_pts))
-            return pathwise_reverse_kl_loss(integrand(r, event, theta) * jnp.exp(log_det))
+            return event_loss(integrand(r, event, theta) * jnp.exp(log_det))
 
         return jnp.mean(map_events(one, (jax.random.split(z_key, n_ev), batch), proposal.batch_size))
 

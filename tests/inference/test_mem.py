@@ -60,13 +60,14 @@ def events():
 
 @pytest.fixture(scope="module")
 def trained_flow():
-    """The amortised proposal, trained once on 2000 simulated events (about 10 s)."""
+    """The amortised proposal, trained once on 2000 simulated events with the log χ² loss
+    and the benchmark's optimiser (about 10 s)."""
     training_events = TOY.generate(jax.random.key(1), TRUTH, 2000)
     flow = unit_hypercube_flow(jax.random.key(2), 1, context_dim=1, n_layers=3, n_bins=16, hidden=32)
-    schedule = optax.cosine_decay_schedule(3e-3, 600)
+    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(optax.cosine_decay_schedule(3e-3, 2400)))
     return train_flow_proposal(
         jax.random.key(3), FlowProposal(flow, TOY.context), TOY.integrand, training_events, TRUTH,
-        n_steps=600, events_per_step=32, points_per_event=16, optimizer=optax.adam(schedule),
+        n_steps=2400, events_per_step=16, points_per_event=8, optimizer=optimizer, loss="log_chi2",
     )
 
 
@@ -106,8 +107,8 @@ def test_per_event_vegas_integrals_and_log_likelihood_match_the_voigt_profile(ev
 
 def test_amortised_flow_proposal_learns_every_event(events, trained_flow):
     losses = trained_flow.losses
-    assert trained_flow.calls == 600 * 32 * 16
-    assert float(jnp.mean(losses[-30:])) < float(jnp.mean(losses[:30])), "training lowers the KL"
+    assert trained_flow.calls == 2400 * 16 * 8
+    assert float(jnp.mean(losses[-100:])) < float(jnp.mean(losses[:100])), "training lowers log(1 + χ²)"
     result = integrate_events(jax.random.key(8), TOY.integrand, events, TRUTH, trained_flow.proposal, 20_000)
     assert_within_sigma(result.value, result.error, voigt(events, 172.5), what="flow ∫ f dr")
     assert float(jnp.sqrt(jnp.mean(result.rel_std**2))) < 0.15, "trained flow: relative spread"
@@ -143,6 +144,10 @@ def test_event_integrals_are_batched_and_checked(events):
         adapt_vegas_proposal(jax.random.key(0), TOY.integrand, events, TRUTH, Vegas(1, n_strata=2), 2, 100)
     with pytest.raises(ValueError, match="uniform base"):
         FlowProposal(unit_hypercube_flow(jax.random.key(0), 1), TOY.context)
+    conditional = FlowProposal(unit_hypercube_flow(jax.random.key(0), 1, context_dim=1), TOY.context)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        train_flow_proposal(jax.random.key(0), conditional, TOY.integrand, events, TRUTH, n_steps=1,
+                            events_per_step=1, points_per_event=2, loss="variance")
 
 
 @pytest.mark.parametrize("method", ["lbfgs", "newton"])
