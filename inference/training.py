@@ -257,7 +257,7 @@ def train(
 
     ``batch_size`` points per active channel per draw; ``optimizer`` defaults to Adam with learning
     rate 1e-3; ``loss`` one of ``"variance"``, ``"kl"``,
-    ``"reverse_kl"`` (pathwise: ``"variance"``, ``"reverse_kl"`` or ``"log_chi2"``); ``mode`` one of
+    ``"reverse_kl"`` (pathwise: ``"variance"`` or ``"reverse_kl"``); ``mode`` one of
     ``"online"``, ``"buffered"`` (``buffer_reuse`` extra steps per draw), ``"pathwise"``.
     ``min_fraction`` floors the allocation fractions in the loss. ``drop_threshold``: from
     step ``drop_after`` on, channels whose running ``I_c/I`` falls below it are dropped
