@@ -66,13 +66,7 @@ from diffsim.inference.unweighting import (
     unweight,
     unweighting_efficiency,
 )
-from diffsim.inference.vegas import (
-    SmoothVegasMap,
-    Vegas,
-    VegasMap,
-    VegasState,
-    integrate_vegas,
-)
+from diffsim.inference.vegas import SmoothVegasMap, Vegas, VegasMap, VegasState, integrate_vegas
 
 __all__ = [
     "BreitWignerGaussian",

@@ -430,7 +430,7 @@ NESTED_PARAMETER_LEAVES = 3
 """Most parameter leaves, expensive and cheap together, whose columns are all taken as
 nested JVPs; with more, the cheap ones share one batched JVP. A nested JVP adds tangent work
 only along its own leaf's path, where a batched one carries every cheap tangent along the
-union of their paths; deeper nesting, though, leaves XLA more intermediates to keep. Measured
+union of their paths; but deeper nesting measured slower (cause not isolated). Measured
 (``benchmarks/matrix_elements.py`` timing, value and value-and-grad run in turn, batch 10⁵,
 one core): value-and-grad over value went 4.25 → 2.91 for ``g g > t t~`` (three leaves),
 while ``e+ e- > t t~`` (five) went 4.00 → 4.97 with all five nested."""
