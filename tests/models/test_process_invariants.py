@@ -2,11 +2,14 @@
 each external gluon and photon, Bose symmetry, gradients against finite differences, and
 jit / vmap / grad / jacfwd / float32 smoke tests."""
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from compile import jit_unfused
 from tolerance import assert_close, central_difference
 
 from diffsim import kinematics as k
@@ -52,7 +55,7 @@ def on_shell_momenta(process, n, seed, sqrt_s=SQRT_S):
     beams[:, 1, 3] = -np.sqrt(e**2 - masses[1] ** 2)
     rambo = RamboOnDiet(masses[2:])
     r = jax.random.uniform(jax.random.key(seed), (n, rambo.n_random), dtype=jnp.float64)
-    final, _ = rambo.forward(r, jnp.array([sqrt_s, 0.0, 0.0, 0.0]))
+    final, _ = eqx.filter_jit(rambo.forward)(r, jnp.array([sqrt_s, 0.0, 0.0, 0.0]))
     return jnp.concatenate([jnp.asarray(beams), final], axis=-2)
 
 
@@ -69,9 +72,10 @@ def random_lorentz(p, seed):
 def test_lorentz_invariance(model, name):
     process = build_zero_top_width(model, name)
     p = on_shell_momenta(process, 16, seed=1)
-    value = process.matrix_element(p)
+    matrix_element = eqx.filter_jit(process.matrix_element)
+    value = matrix_element(p)
     assert np.all(value > 0)
-    assert_close(process.matrix_element(random_lorentz(p, seed=2)), value, rtol=1e-10)
+    assert_close(matrix_element(random_lorentz(p, seed=2)), value, rtol=1e-10)
 
 
 GAUGE_CASES = [
@@ -126,7 +130,8 @@ def test_bose_symmetry_of_identical_gluons(name):
     process = sm.process(name)
     p = on_shell_momenta(process, 16, seed=4)
     gluons = [i for i, e in enumerate(process.externals) if e.particle.name == "g"]
-    value = process.matrix_element(p)
+    matrix_element = eqx.filter_jit(process.matrix_element)
+    value = matrix_element(p)
     for a, b in ((gluons[0], gluons[1]), (gluons[0], gluons[-1])):
         order = list(range(process.n_external))
         order[a], order[b] = order[b], order[a]
@@ -134,7 +139,7 @@ def test_bose_symmetry_of_identical_gluons(name):
         if process.externals[a].incoming != process.externals[b].incoming:
             # Crossing an incoming with an outgoing gluon: p → −p on both, |M|² unchanged.
             swapped = swapped.at[:, [a, b], :].multiply(-1.0)
-        assert_close(process.matrix_element(swapped), value, rtol=1e-10, what=f"{name} {a}<->{b}")
+        assert_close(matrix_element(swapped), value, rtol=1e-10, what=f"{name} {a}<->{b}")
 
 
 def _inputs(params):
@@ -148,15 +153,17 @@ def test_gradients_wrt_model_inputs_match_finite_differences(model, name):
     p = on_shell_momenta(process, 1, seed=5)[0]
     leaves, treedef = jax.tree_util.tree_flatten(process.model)
     values = np.array([float(x) for x in leaves])
-
-    def of_inputs(x):
-        params = jax.tree_util.tree_unflatten(treedef, list(jnp.asarray(x)))
-        return jnp.log(process.matrix_element(p, params))
-
     # Logarithmic derivatives d ln|M|²/d ln x: inputs range from G_F ~ 1e-5 to masses ~ 1e2.
     scale = np.where(values != 0, np.abs(values), 1.0)
-    gradient = jax.grad(of_inputs)(jnp.asarray(values)) * scale
-    numeric = central_difference(jax.jit(lambda y: of_inputs(y * scale)), values / scale, eps=1e-6)
+
+    @jit_unfused
+    @jax.value_and_grad
+    def of_scaled_inputs(y):
+        params = jax.tree_util.tree_unflatten(treedef, list(jnp.asarray(y) * scale))
+        return jnp.log(process.matrix_element(p, params))
+
+    gradient = of_scaled_inputs(values / scale)[1]
+    numeric = central_difference(lambda y: of_scaled_inputs(y)[0], values / scale, eps=1e-6)
     assert_close(gradient, numeric, rtol=1e-5, atol=1e-9, what=name)
 
 
@@ -172,6 +179,22 @@ def _massless_vectors_on_the_beam_axis(process, p):
     return pairs
 
 
+@functools.cache
+def _log_matrix_element_of_three_momenta(model, name):
+    """Value and gradient of ln|M|² of one event as a function of the three-momenta
+    ``(n, 3)``, energies on shell, compiled once per process for both frames."""
+    process = build(model, name)
+    masses = process.masses()
+
+    @jit_unfused
+    @jax.value_and_grad
+    def log_me(q):
+        energy = jnp.sqrt(jnp.sum(q**2, axis=-1) + masses**2)
+        return jnp.log(process.matrix_element(jnp.concatenate([energy[:, None], q], axis=-1)))
+
+    return log_me
+
+
 @pytest.mark.parametrize("frame", ["collider", "rotated"])
 @pytest.mark.parametrize("model, name", cases(SLOW))
 def test_gradients_wrt_momenta_match_finite_differences(model, name, frame):
@@ -183,16 +206,10 @@ def test_gradients_wrt_momenta_match_finite_differences(model, name, frame):
     p = on_shell_momenta(process, 1, seed=5)[0]
     if frame == "rotated":
         p = random_lorentz(p, seed=7)
-    masses = process.masses()
-
-    def of_three_momenta(q):
-        q = jnp.asarray(q)
-        energy = jnp.sqrt(jnp.sum(q**2, axis=-1) + masses**2)
-        return jnp.log(process.matrix_element(jnp.concatenate([energy[:, None], q], axis=-1)))
-
+    log_me = _log_matrix_element_of_three_momenta(model, name)
     spatial = np.asarray(p[:, 1:])
-    gradient = np.array(jax.grad(of_three_momenta)(spatial))
-    numeric = central_difference(of_three_momenta, spatial, eps=1e-7)
+    gradient = np.array(log_me(spatial)[1])
+    numeric = central_difference(lambda q: log_me(q)[0], spatial, eps=1e-7)
     for leg, component in _massless_vectors_on_the_beam_axis(process, p):
         gradient[leg, component] = numeric[leg, component] = 0.0
     # Central differences with 1e-7 relative steps carry ~1e-5 of the largest component.
