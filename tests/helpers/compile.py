@@ -1,7 +1,7 @@
 """Compiling the derivative checks quickly.
 
 Reverse-mode derivatives through the helicity amplitudes are slow for XLA's CPU compiler to
-build: its fusion pass copies the shared elementwise chains of the reverse pass into every
+build with the default (multi-threaded) CPU settings the tests run with: its fusion pass copies the shared elementwise chains of the reverse pass into every
 reduction over a helicity axis (``e+ e- > mu+ mu-``, one event: 9.7k HLO lines before
 optimisation, 148k after; 23–26 s of compilation). With fusion switched off the same
 program compiles in 3.5 s. Fusion only decides which loops are merged, not the arithmetic,
