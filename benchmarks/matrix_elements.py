@@ -3,7 +3,8 @@
 For each process: compile time (separately), evaluations per second at batch 10⁵ after
 compilation in float64 and float32, and the throughput of value-and-grad of the batch sum
 w.r.t. every model input (the gradient a parameter fit takes) with its cost ratio to the
-value alone. The run is pinned to one CPU core with XLA's multi-threaded Eigen switched off,
+value alone, and the same for the gradient w.r.t. the momenta (what pathwise training of a
+sampler through |M|² differentiates; tracked, no target). The run is pinned to one CPU core with XLA's multi-threaded Eigen switched off,
 so "per core" means per core. Times are the best of ``--repeats`` runs measured as the
 process's CPU time (the work done on the pinned core, insensitive to other jobs sharing the
 machine); the programs of a process (value in float64 and float32, value-and-grad) run in
@@ -96,6 +97,11 @@ def measure(model_name, name, batch, repeats):
             programs.append((grad, (params, p)))
             keys.append("value_and_grad")
             row["n_inputs"] = len(jax.tree_util.tree_leaves(params))
+            momentum_grad, row["compile_s_momentum_grad"], row["compile_wall_s_momentum_grad"] = compiled(
+                jax.jit(jax.value_and_grad(lambda q, theta: process.matrix_element(q, theta).sum())), p, params
+            )
+            programs.append((momentum_grad, (p, params)))
+            keys.append("momentum_grad")
     cpu_s, wall_s = best_times(programs, repeats)
     cpu, wall = dict(zip(keys, cpu_s)), dict(zip(keys, wall_s))
     for key in ("f64", "f32"):
@@ -104,6 +110,8 @@ def measure(model_name, name, batch, repeats):
     row["value_and_grad_per_s_f64"] = batch / cpu["value_and_grad"]
     row["grad_cost_ratio"] = cpu["value_and_grad"] / cpu["f64"]
     row["grad_cost_ratio_wall"] = wall["value_and_grad"] / wall["f64"]
+    row["momentum_grad_cost_ratio"] = cpu["momentum_grad"] / cpu["f64"]
+    row["momentum_grad_cost_ratio_wall"] = wall["momentum_grad"] / wall["f64"]
     row["load_average"] = os.getloadavg()[0]
     return row
 
@@ -112,20 +120,23 @@ def markdown(rows):
     lines = [
         (
             "| process | diagrams | f64 evals/s/core | f32 evals/s/core | value+grad evals/s "
-            "| grad/value cost | compile s (value / value+grad) | load |"
+            "| grad/value cost | momentum grad/value cost | compile s (value / value+grad / momentum grad) | load |"
         ),
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| `{r['process']}` ({r['model']}) | {r['diagrams']} | {r['evals_per_s_f64']:.3g} | "
             f"{r['evals_per_s_f32']:.3g} | {r['value_and_grad_per_s_f64']:.3g} | {r['grad_cost_ratio']:.2f} | "
-            f"{r['compile_s_f64']:.1f} / {r['compile_s_value_and_grad']:.1f} | {r['load_average']:.1f} |"
+            f"{r['momentum_grad_cost_ratio']:.2f} | {r['compile_s_f64']:.1f} / {r['compile_s_value_and_grad']:.1f} / "
+            f"{r['compile_s_momentum_grad']:.1f} | {r['load_average']:.1f} |"
         )
     lines.append("")
     lines.append(
         f"Batch {rows[0]['batch']}, one pinned core; times are process CPU time (best of repeats), "
-        "load = 1-minute load average of the (shared) machine during the row."
+        "load = 1-minute load average of the (shared) machine during the row. Momentum grad: value and "
+        "gradient of the batch sum w.r.t. the momenta (what pathwise training through |M|² takes); "
+        "no target in issue 3."
     )
     return "\n".join(lines) + "\n"
 
@@ -145,7 +156,7 @@ def main():
         row = measure(model_name, name, args.batch, args.repeats)
         rows.append(row)
         print(f"{name:>16} ({model_name}): {row['evals_per_s_f64']:.3g}/s f64, {row['evals_per_s_f32']:.3g}/s f32, "
-              f"grad ratio {row['grad_cost_ratio']:.2f}, compile {row['compile_s_f64']:.1f} s", flush=True)
+              f"grad ratio {row['grad_cost_ratio']:.2f}, momentum grad ratio {row['momentum_grad_cost_ratio']:.2f}, compile {row['compile_s_f64']:.1f} s", flush=True)
     RESULTS.mkdir(exist_ok=True)
     meta = {"device": jax.devices()[0].device_kind, "jax": jax.__version__, "cores": 1,
             "timing": "best of repeats, process CPU time (wall-clock in *_wall_* fields)",
