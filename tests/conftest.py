@@ -3,8 +3,9 @@ without LLVM's optimisations.
 
 The suite's time is mostly compilation of programs that then run on small batches. At
 ``--xla_backend_optimization_level=0`` a local run of the default suite took 714 s
-against 1118 s at XLA's default level, with the same results up to rounding (the level
-changes the order of floating-point operations, not the program). The flag is added unless
+against 1118 s at XLA's default level, with the same results up to rounding: the level
+changes the order of floating-point operations, not the program, though a long training
+can amplify that (``tests/inference/test_mem.py``, the amortised flow). The flag is added unless
 the environment already chooses a level; it must be set before JAX creates its CPU
 backend, so it comes before any test module runs. Benchmarks and users keep the default.
 """
@@ -17,7 +18,7 @@ import pytest
 if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
 
-import diffsim  # noqa: E402  (after the XLA flags: importing diffsim must not start a backend first)
+import diffsim  # after the XLA flags (importing diffsim starts no backend)
 
 diffsim.enable_x64()
 
