@@ -4,13 +4,15 @@ For each process: compile time (separately), evaluations per second at batch 10�
 compilation in float64 and float32, and the throughput of value-and-grad of the batch sum
 w.r.t. every model input (the gradient a parameter fit takes) with its cost ratio to the
 value alone, and the same for the gradient w.r.t. the momenta (what pathwise training of a
-sampler through |M|² differentiates; tracked, no target). The run is pinned to one CPU core with XLA's multi-threaded Eigen switched off,
-so "per core" means per core. Times are the best of ``--repeats`` runs measured as the
-process's CPU time (the work done on the pinned core, insensitive to other jobs sharing the
-machine); the programs of a process (value in float64 and float32, value-and-grad) run in
-turn within each repeat, so that the grad/value ratio compares runs made under the same
-conditions. Wall-clock times and the load average are recorded alongside in the JSON. Targets (issue 3): g g > t t~ ≥ 10⁶ evaluations/s per core in
-float64, value-and-grad ≤ 3× the value, compile ≤ 10 s per process.
+sampler through |M|² differentiates; tracked, no target). The run is pinned to one CPU core
+with XLA's multi-threaded Eigen switched off, so "per core" means per core. Times are the
+best of ``--repeats`` runs measured as the process's CPU time (the work done on the pinned
+core, insensitive to other jobs sharing the machine); the programs of a process (value in
+float64 and float32, both value-and-grads) run in turn within each repeat, so that the
+grad/value ratios compare runs made under the same conditions. Wall-clock times and the load
+average are recorded alongside in the JSON. Targets (issue 3): g g > t t~ ≥ 10⁶
+evaluations/s per core in float64, value-and-grad ≤ 3× the value, compile ≤ 10 s per
+process.
 
 Writes benchmarks/results/matrix_elements.json and .md. Usage:
 
@@ -156,7 +158,8 @@ def main():
         row = measure(model_name, name, args.batch, args.repeats)
         rows.append(row)
         print(f"{name:>16} ({model_name}): {row['evals_per_s_f64']:.3g}/s f64, {row['evals_per_s_f32']:.3g}/s f32, "
-              f"grad ratio {row['grad_cost_ratio']:.2f}, momentum grad ratio {row['momentum_grad_cost_ratio']:.2f}, compile {row['compile_s_f64']:.1f} s", flush=True)
+              f"grad ratio {row['grad_cost_ratio']:.2f}, momentum grad ratio {row['momentum_grad_cost_ratio']:.2f}, "
+              f"compile {row['compile_s_f64']:.1f} s", flush=True)
     RESULTS.mkdir(exist_ok=True)
     meta = {"device": jax.devices()[0].device_kind, "jax": jax.__version__, "cores": 1,
             "timing": "best of repeats, process CPU time (wall-clock in *_wall_* fields)",
