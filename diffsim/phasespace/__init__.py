@@ -14,7 +14,9 @@ from diffsim.phasespace.decay_chain import DecayChain, FinalState, Propagator
 from diffsim.phasespace.invariants import (
     BreitWignerInvariant,
     FlatInvariant,
+    GaussianInvariant,
     InvariantMap,
+    MixtureInvariant,
     PowerLawInvariant,
 )
 from diffsim.phasespace.rambo import RamboOnDiet, massless_volume
@@ -29,7 +31,9 @@ __all__ = [
     "Propagator",
     "TChannel",
     "FlatInvariant",
+    "GaussianInvariant",
     "InvariantMap",
+    "MixtureInvariant",
     "PowerLawInvariant",
     "RamboOnDiet",
     "TwoBodyDecay",

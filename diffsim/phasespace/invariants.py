@@ -9,18 +9,36 @@ importance-sampling blocks of multi-channel integration (MadGraph's ``genps``; S
 * :class:`BreitWignerInvariant`: density ∝ ``1/((s - M²)² + M²Γ²)`` via ``s = M² + MΓ tan y``;
 * :class:`PowerLawInvariant`: density ∝ ``(s - pole)^(-ν)`` for massless propagators
   (``pole = 0`` for an s-channel photon; for ``-t`` of a t-channel propagator of mass ``m``
-  use ``pole = -m²``).
+  use ``pole = -m²``);
+* :class:`GaussianInvariant`: a truncated normal density, e.g. a measured mass and its
+  resolution in the matrix element method (MoMEMta's transfer-function blocks,
+  arXiv:1805.08555);
+* :class:`MixtureInvariant`: a weighted sum of the densities of other maps, sampled by
+  inverting the summed CDF, so that the map stays continuous in ``r`` (a resonance on
+  top of a resolution peak, say, with no seam where one density hands over to the other).
 
 ``forward(r, s_min, s_max) -> (s, log_w)``; ``inverse(s, s_min, s_max) -> (r, log_w)``
 returns the same ``log_w = log(ds/dr)`` evaluated at the point, so a sample's weight is
 available in either direction. Mass, width and pole are leaves: gradients reach them.
 """
 
+import math
+from collections.abc import Sequence
+
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+from jax.scipy.special import ndtr, ndtri
 from jaxtyping import Array, ArrayLike, Float
 
-__all__ = ["BreitWignerInvariant", "FlatInvariant", "InvariantMap", "PowerLawInvariant"]
+__all__ = [
+    "BreitWignerInvariant",
+    "FlatInvariant",
+    "GaussianInvariant",
+    "InvariantMap",
+    "MixtureInvariant",
+    "PowerLawInvariant",
+]
 
 Scalar = Float[Array, "*batch"]
 
@@ -121,3 +139,95 @@ class PowerLawInvariant(InvariantMap):
             r = (x**e - a**e) / (b**e - a**e)
         log_w = self.nu * jnp.log(x) + jnp.log(self._normalisation(s_min, s_max))
         return r, log_w
+
+
+class GaussianInvariant(InvariantMap):
+    """Normal density of ``s`` with mean ``centre`` and standard deviation ``width``
+    (both GeV², ``width > 0``), truncated to ``[s_min, s_max]``.
+
+    ``s = c + σ Φ⁻¹(Φ(a) + r (Φ(b) − Φ(a)))`` with ``a, b = (s_min − c)/σ, (s_max − c)/σ``
+    and ``Φ`` the standard normal CDF; the weight is
+    ``ds/dr = σ √(2π) exp(z²/2) (Φ(b) − Φ(a))`` at ``z = (s − c)/σ``. The CDF is evaluated
+    directly, so a range lying entirely beyond about 8 σ on the upper side loses precision
+    (``Φ`` rounds to 1 there); use it for peaks inside or near the range.
+    """
+
+    centre: Float[Array, "*batch"] | float
+    width: Float[Array, "*batch"] | float
+
+    def _bounds(self, s_min, s_max):
+        return ndtr((s_min - self.centre) / self.width), ndtr((s_max - self.centre) / self.width)
+
+    def _log_weight(self, s, low, high):
+        z = (s - self.centre) / self.width
+        return jnp.log(self.width * (high - low)) + 0.5 * z**2 + 0.5 * math.log(2 * math.pi)
+
+    def forward(self, r, s_min, s_max):
+        low, high = self._bounds(s_min, s_max)
+        s = self.centre + self.width * ndtri(low + r * (high - low))
+        return s, self._log_weight(s, low, high)
+
+    def inverse(self, s, s_min, s_max):
+        low, high = self._bounds(s_min, s_max)
+        return (ndtr((s - self.centre) / self.width) - low) / (high - low), self._log_weight(s, low, high)
+
+
+class MixtureInvariant(InvariantMap):
+    """Density ``q(s) = Σ_c a_c q_c(s)`` of component maps ``q_c`` (each normalised on
+    ``[s_min, s_max]``) with shares ``a_c ≥ 0`` summing to 1.
+
+    ``forward`` solves ``F(s) = Σ_c a_c r_c(s) = r`` for ``s``, with ``r_c(s)`` the
+    components' inverses (their CDFs): :data:`BISECTIONS` bisection steps on the range
+    (``F`` is monotone), then :data:`NEWTON_STEPS` Newton steps ``s ← s − (F(s) − r)/q(s)``
+    to rounding precision. The map is continuous in ``r`` (unlike choosing a component by
+    cutting ``r`` at ``a_1``), so a pathwise gradient through it, as in flow training,
+    sees every point move smoothly. Derivatives come from the implicit function theorem:
+    the last Newton step is taken from a point held fixed, which gives ``ds/dr = 1/q(s)``
+    and ``ds/dθ = −(∂F/∂θ)/q(s)`` for the components' parameters ``θ`` exactly at the
+    solution, without differentiating through the iterations. The weight is
+    ``ds/dr = 1/q(s)``.
+    """
+
+    components: tuple[InvariantMap, ...]
+    shares: Float[Array, " n_components"]
+
+    BISECTIONS = 40
+    """Halve the range ``s_max − s_min`` this often: 2⁻⁴⁰ of it, inside Newton's quadratic basin."""
+    NEWTON_STEPS = 3
+
+    def __init__(self, components: Sequence[InvariantMap], shares: ArrayLike):
+        self.components = tuple(components)
+        self.shares = jnp.asarray(shares)
+        if self.shares.shape != (len(self.components),):
+            raise ValueError(f"need one share per component ({len(self.components)}), got shape {self.shares.shape}")
+
+    def _cdf_and_log_density(self, s, s_min, s_max):
+        """``(F(s), log q(s))``."""
+        cdfs, log_ws = zip(*(c.inverse(s, s_min, s_max) for c in self.components))
+        shares = self.shares.reshape((-1,) + (1,) * jnp.ndim(s))
+        cdf = jnp.sum(shares * jnp.stack(cdfs), 0)
+        log_density = jax.nn.logsumexp(-jnp.stack(log_ws), axis=0, b=shares)
+        return cdf, log_density
+
+    def forward(self, r, s_min, s_max):
+        r = jnp.asarray(r)
+        mixture, target, low, high = jax.lax.stop_gradient((self, r, s_min, s_max))
+
+        def bisect(_, bracket):
+            below, above = bracket
+            middle = 0.5 * (below + above)
+            left = mixture._cdf_and_log_density(middle, low, high)[0] < target
+            return jnp.where(left, middle, below), jnp.where(left, above, middle)
+
+        bracket = (jnp.full(r.shape, low, r.dtype), jnp.full(r.shape, high, r.dtype))
+        s = 0.5 * sum(jax.lax.fori_loop(0, self.BISECTIONS, bisect, bracket))
+        for _ in range(self.NEWTON_STEPS):
+            cdf, log_density = mixture._cdf_and_log_density(s, low, high)
+            s = jnp.clip(s - (cdf - target) * jnp.exp(-log_density), low, high)
+        cdf, log_density = self._cdf_and_log_density(s, s_min, s_max)
+        s = s - (cdf - r) * jax.lax.stop_gradient(jnp.exp(-log_density))
+        return s, -self._cdf_and_log_density(s, s_min, s_max)[1]
+
+    def inverse(self, s, s_min, s_max):
+        cdf, log_density = self._cdf_and_log_density(s, s_min, s_max)
+        return cdf, -log_density
