@@ -18,6 +18,7 @@ from diffsim.phasespace.invariants import (
     InvariantMap,
     MixtureInvariant,
     PowerLawInvariant,
+    TruncatedInvariant,
 )
 from diffsim.phasespace.rambo import RamboOnDiet, massless_volume
 from diffsim.phasespace.tchannel import TChannel
@@ -36,6 +37,7 @@ __all__ = [
     "MixtureInvariant",
     "PowerLawInvariant",
     "RamboOnDiet",
+    "TruncatedInvariant",
     "TwoBodyDecay",
     "massless_volume",
     "parton_momenta",

@@ -13,6 +13,8 @@ importance-sampling blocks of multi-channel integration (MadGraph's ``genps``; S
 * :class:`GaussianInvariant`: a truncated normal density, e.g. a measured mass and its
   resolution in the matrix element method (MoMEMta's transfer-function blocks,
   arXiv:1805.08555);
+* :class:`TruncatedInvariant`: another map's density restricted to a sub-range (a
+  resonance only where a measurement allows it);
 * :class:`MixtureInvariant`: a weighted sum of the densities of other maps, sampled by
   inverting the summed CDF, so that the map stays continuous in ``r`` (a resonance on
   top of a resolution peak, say, with no seam where one density hands over to the other).
@@ -38,6 +40,7 @@ __all__ = [
     "InvariantMap",
     "MixtureInvariant",
     "PowerLawInvariant",
+    "TruncatedInvariant",
 ]
 
 Scalar = Float[Array, "*batch"]
@@ -170,6 +173,31 @@ class GaussianInvariant(InvariantMap):
     def inverse(self, s, s_min, s_max):
         low, high = self._bounds(s_min, s_max)
         return (ndtr((s - self.centre) / self.width) - low) / (high - low), self._log_weight(s, low, high)
+
+
+class TruncatedInvariant(InvariantMap):
+    """The density of ``base`` restricted to ``[lower, upper] ∩ [s_min, s_max]`` (GeV²) and
+    renormalised there; zero outside (``inverse`` then gives ``r`` clipped to 0 or 1 and
+    ``log_w = +∞``). ``forward`` is ``base.forward`` on the intersection, which must not
+    be empty. As a component of :class:`MixtureInvariant` it keeps a narrow resonance from
+    spending points in tails that another factor of the integrand (a resolution) cuts off.
+    """
+
+    base: InvariantMap
+    lower: Float[Array, "*batch"] | float
+    upper: Float[Array, "*batch"] | float
+
+    def _range(self, s_min, s_max):
+        return jnp.maximum(s_min, self.lower), jnp.minimum(s_max, self.upper)
+
+    def forward(self, r, s_min, s_max):
+        return self.base.forward(r, *self._range(s_min, s_max))
+
+    def inverse(self, s, s_min, s_max):
+        low, high = self._range(s_min, s_max)
+        inside = (s >= low) & (s <= high)
+        r, log_w = self.base.inverse(jnp.clip(s, low, high), low, high)
+        return jnp.clip(r, 0.0, 1.0), jnp.where(inside, log_w, jnp.inf)
 
 
 class MixtureInvariant(InvariantMap):

@@ -101,7 +101,7 @@ def test_peaked_map_gives_the_same_integrals_with_a_fraction_of_the_variance(dat
     """Per event, ∫ f dr in the peaked map (Breit–Wigner at M₀ and the linearised
     resolution taken out, ``ZPrimeMEM.peaked_integrand``) equals the one in the resolution
     map within 5σ of their Monte Carlo errors (each point uniform in its own map), and the
-    weights spread far less (flat sampling: RMS relative spread 3.3 → 0.6 on 100 events)."""
+    weights spread far less (flat sampling: RMS relative spread 3.6 → 0.37 on 100 events)."""
     _, reco, _ = data
     events, n = reco[:40], 4096
     r = jax.random.uniform(jax.random.key(308), (2, *events.shape[:1], n, 4))
@@ -111,7 +111,7 @@ def test_peaked_map_gives_the_same_integrals_with_a_fraction_of_the_variance(dat
     errors = [w.std(1) / math.sqrt(n) for w in (resolution, peaked)]
     assert_within_sigma(means[1], jnp.hypot(*errors), means[0], what="∫ f dr per event, peaked vs resolution map")
     spread = [float(jnp.sqrt(jnp.mean((w.std(1) / w.mean(1)) ** 2))) for w in (resolution, peaked)]
-    assert spread[1] < 0.3 * spread[0], f"RMS relative spread per call: resolution {spread[0]:.2f}, peaked {spread[1]:.2f}"
+    assert spread[1] < 0.2 * spread[0], f"RMS relative spread per call: resolution {spread[0]:.2f}, peaked {spread[1]:.2f}"
 
 
 def test_linearised_hard_variables_are_the_least_squares_point_of_the_measurement(data):
