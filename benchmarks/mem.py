@@ -94,7 +94,7 @@ def zprime_study():
     theta = {"mzp": jnp.asarray(400.0), "kappa": jnp.asarray(1.0)}
     return {"name": "pp→Z′→e⁺e⁻ (c)", "integrand": study.peaked_integrand, "sigma_fid": study.sigma_fid,
             "generate": lambda key, n: example.generate(study, key, theta, n)[1], "context": study.context,
-            "dim": 4, "context_dim": 3, "theta": theta, "flow": {"n_layers": 4, "n_bins": 32, "hidden": 64},
+            "dim": 4, "context_dim": 4, "theta": theta, "flow": {"n_layers": 4, "n_bins": 32, "hidden": 64},
             "train": {"n_steps": 600, "events": 32, "points": 16, "loss": "reverse_kl"},
             "vegas": [(2, 100), (3, 200), (4, 500)], "n_bins": 32,
             "start": {"mzp": jnp.asarray(400.5), "kappa": jnp.asarray(0.95)},
