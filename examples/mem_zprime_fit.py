@@ -234,7 +234,7 @@ class ZPrimeMEM(eqx.Module):
     def peak_share(self, reco, v, cov):
         """Estimated share of the Z′ peak in the integral over ``s`` of one event ``reco
         (2, 4)``, from the linearisation ``(v̂, Σ)`` of :meth:`linearised_hard_variables`
-        and five evaluations of the integrand's factors at the reference θ₀ (the truth).
+        and three evaluations of ``dσ`` at the reference θ₀ (the truth) and two of ``W``.
 
         With ``h(s)`` the differential ``dσ`` at the η± of the linearisation given
         ``m = √s``: ``h(M₀²)`` holds continuum plus peak, and the mean ``h̄`` of
@@ -253,10 +253,12 @@ class ZPrimeMEM(eqx.Module):
         etas = v[1:] + slope * (jnp.sqrt(s) - v[0])[:, None]
         phi = coordinates(reco[1])[2] * jnp.ones_like(s)
         momenta, x = self.hard_momenta(s, etas[:, 0], etas[:, 1], phi)
-        h = self.differential(momenta, x, s, {k: jnp.asarray(t, s.dtype) for k, t in TRUTH.items()})
-        log_w = self.transfer.log_transfer(reco[0], momenta[:, 2]) + self.transfer.log_transfer(reco[1], momenta[:, 3])
+        h = self.differential(momenta[:3], x[:3], s[:3], {k: jnp.asarray(t, s.dtype) for k, t in TRUTH.items()})
+        at_peak_and_centre = momenta[::3]
+        log_w = (self.transfer.log_transfer(reco[0], at_peak_and_centre[:, 2])
+                 + self.transfer.log_transfer(reco[1], at_peak_and_centre[:, 3]))
         continuum = 0.5 * (h[1] + h[2])
-        peak = jnp.maximum(h[0] - continuum, 0.0) * math.pi * mass * width * jnp.exp(log_w[0] - log_w[3])
+        peak = jnp.maximum(h[0] - continuum, 0.0) * math.pi * mass * width * jnp.exp(log_w[0] - log_w[1])
         share = peak / (peak + continuum * math.sqrt(2 * math.pi) * 2 * v[0] * jnp.sqrt(cov[0, 0]))
         return jnp.clip(share, *PEAK_SHARE_RANGE)
 
