@@ -210,9 +210,8 @@ class ZPrimeMEM(eqx.Module):
         sigma = jnp.stack([self.electron.sigmas(e)[0] for e in energies] + [self.electron.sigma_eta] * 2)
 
         def predicted(v):
-            mass, eta_plus, eta_minus = v
-            pt = mass / jnp.sqrt(2 * (1 + jnp.cosh(eta_plus - eta_minus)))
-            return jnp.stack([pt * jnp.cosh(eta_plus), pt * jnp.cosh(eta_minus), eta_plus, eta_minus]) / sigma
+            momenta, _ = self.hard_momenta(v[:1] ** 2, v[1:2], v[2:3], jnp.zeros(1, v.dtype))
+            return jnp.concatenate([momenta[0, 2:, 0], v[1:]]) / sigma
 
         v = jnp.stack([invariant_mass(reco), *etas])
         for _ in range(GAUSS_NEWTON_STEPS):
@@ -248,9 +247,8 @@ class ZPrimeMEM(eqx.Module):
         spread per call 0.60 with a fixed share 0.7 (the best fixed one of 0.3, 0.5, 0.7,
         0.9), 0.40 with this estimate (0.37 with the Breit–Wigner cut, :data:`PEAK_REACH`)."""
         mass, width = self.hadronic.s_hat_map.mass, self.hadronic.s_hat_map.width
-        slope = cov[1:, 0] / cov[0, 0]
         s = jnp.concatenate([mass**2 + mass * width * PEAK_PROBE * jnp.array([0.0, -1.0, 1.0]), v[:1] ** 2])
-        etas = v[1:] + slope * (jnp.sqrt(s) - v[0])[:, None]
+        etas = _conditional_eta_mean(v, cov, jnp.sqrt(s))
         phi = coordinates(reco[1])[2] * jnp.ones_like(s)
         momenta, x = self.hard_momenta(s, etas[:, 0], etas[:, 1], phi)
         h = self.differential(momenta[:3], x[:3], s[:3], {k: jnp.asarray(t, s.dtype) for k, t in TRUTH.items()})
@@ -282,11 +280,10 @@ class ZPrimeMEM(eqx.Module):
         every point move smoothly."""
         v, cov = self.linearised_hard_variables(reco)
         s, log_ds = self._mass_mixture(reco, v, cov).forward(r[:, 0], WINDOW[0] ** 2, WINDOW[1] ** 2)
-        slope = cov[1:, 0] / cov[0, 0]
         conditional = cov[1:, 1:] - jnp.outer(cov[1:, 0], cov[0, 1:]) / cov[0, 0]
         scale = jnp.linalg.cholesky(conditional)
         z = ndtri(r[:, 1:])
-        etas = v[1:] + slope * (jnp.sqrt(s) - v[0])[:, None] + z[:, :2] @ scale.T
+        etas = _conditional_eta_mean(v, cov, jnp.sqrt(s)) + z[:, :2] @ scale.T
         phi, log_dphi = self._azimuth(z[:, 2], reco)
         log_gauss = -0.5 * jnp.sum(z[:, :2] ** 2, -1) - math.log(2 * math.pi)
         log_jacobian = log_ds + jnp.linalg.slogdet(scale)[1] - log_gauss + log_dphi
@@ -379,6 +376,12 @@ class ZPrimeMEM(eqx.Module):
         (index,) = jnp.nonzero(unweight(unweight_key, weights, jnp.max(weights)).accepted, size=n)
         hard = eqx.error_if(point.momenta[index], index[-1] == 0, "too few events accepted: raise n_draw")
         return hard, self.electron.smear(smear_key, hard[:, 2:])
+
+
+def _conditional_eta_mean(v, cov, mass):
+    """Mean ``(N, 2)`` of ``(η₊, η₋)`` given ``m = mass (N,)`` [GeV] under the normal density
+    ``(v̂, Σ)`` of :meth:`ZPrimeMEM.linearised_hard_variables`."""
+    return v[1:] + cov[1:, 0] / cov[0, 0] * (mass - v[0])[:, None]
 
 
 @eqx.filter_checkpoint
