@@ -18,6 +18,7 @@ from diffsim.phasespace.invariants import (
     InvariantMap,
     MixtureInvariant,
     PowerLawInvariant,
+    TabulatedInvariant,
     TruncatedInvariant,
 )
 from diffsim.phasespace.rambo import RamboOnDiet, massless_volume
@@ -37,6 +38,7 @@ __all__ = [
     "MixtureInvariant",
     "PowerLawInvariant",
     "RamboOnDiet",
+    "TabulatedInvariant",
     "TruncatedInvariant",
     "TwoBodyDecay",
     "massless_volume",

@@ -21,6 +21,7 @@ from diffsim.phasespace import (
     MixtureInvariant,
     PartonFractions,
     PowerLawInvariant,
+    TabulatedInvariant,
     Propagator,
     RamboOnDiet,
     TChannel,
@@ -251,6 +252,11 @@ def _bin_probabilities(density, edges, kinks=()):
     return np.array([_quad(density, a, b, kinks) for a, b in zip(edges[:-1], edges[1:])]) / norm
 
 
+TABLE_NODES = jnp.array([60.0, 75.0, 75.0, 88.0, 91.0, 92.0, 97.0, 130.0]) ** 2
+"""GeV²: a repeated node, segments flat, rising and falling by up to e³⁹, and a range
+(70–120 GeV) that cuts into the first and last segments."""
+TABLE_LOG_DENSITY = jnp.array([-3.0, 0.0, 0.0, 2.0, 9.0, 9.0, -30.0, -25.0])
+
 INVARIANT_TARGETS = {
     "breit-wigner Z": (BreitWignerInvariant(MZ, WZ), lambda s: 1.0 / ((s - MZ**2) ** 2 + (MZ * WZ) ** 2), 60.0**2, 120.0**2),
     "power-law nu=1": (PowerLawInvariant(nu=1.0), lambda s: 1.0 / s, 10.0**2, 1000.0**2),
@@ -270,9 +276,13 @@ INVARIANT_TARGETS = {
                                       None, 70.0**2, 110.0**2),
     "mixture bw+power-law+flat": (MixtureInvariant([BreitWignerInvariant(MZ, WZ), PowerLawInvariant(nu=1.0), FlatInvariant()],
                                                    [0.5, 0.3, 0.2]), None, 20.0**2, 150.0**2),
+    # Log-linear between the nodes, by definition (numpy's interpolation, not the map's segments).
+    "tabulated": (TabulatedInvariant(TABLE_NODES, TABLE_LOG_DENSITY),
+                  lambda s: jnp.exp(jnp.interp(s, TABLE_NODES, TABLE_LOG_DENSITY)), 70.0**2, 120.0**2),
 }
 
-KINKS = {"truncated bw": (89.0**2, 95.0**2), "mixture truncated-bw+gaussian": (85.0**2, 93.0**2)}
+KINKS = {"truncated bw": (89.0**2, 95.0**2), "mixture truncated-bw+gaussian": (85.0**2, 93.0**2),
+         "tabulated": tuple(float(s) for s in TABLE_NODES)}
 """Where the truncated target densities step to zero (GeV²), for the quadratures."""
 
 
@@ -335,6 +345,13 @@ def test_mixture_gradients_wrt_component_parameters_match_finite_differences():
 def test_mixture_rejects_shares_of_the_wrong_shape():
     with pytest.raises(ValueError, match="one share per component"):
         MixtureInvariant([FlatInvariant(), FlatInvariant()], [1.0])
+
+
+def test_tabulated_map_rejects_mismatched_or_too_few_nodes():
+    with pytest.raises(ValueError, match="at least two nodes"):
+        TabulatedInvariant(jnp.arange(3.0), jnp.zeros(4))
+    with pytest.raises(ValueError, match="at least two nodes"):
+        TabulatedInvariant(jnp.ones(1), jnp.zeros(1))
 
 
 def test_parton_fractions_cover_dx1_dx2():
