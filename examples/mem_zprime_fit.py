@@ -36,9 +36,10 @@ Carlo integral is biased low by about half its relative variance, which grows aw
 θ_a, and the fits were pulled towards θ_a by ≈ σ_m²/(KΓ²) of the distance, with a
 curvature at the minimum ~30 % above that of the scan. Per-event VEGAS and flow proposals
 for this integrand are compared in ``benchmarks/mem.py``, in a second, *peaked* map of
-the cube (``ZPrimeMEM.peaked_integrand``): ``s`` from a mixture of the Breit–Wigner at
-M₀ = 400 GeV and the measured mass, ``η±`` from the linearised detector response given
-``m``; flat sampling of the same events needs about 100× fewer points there.) ``σ_fid(θ) = ∫ dσ ε`` over
+the cube (``ZPrimeMEM.peaked_integrand``): ``s`` from the estimated marginal density of
+the integrand, the line shape at M₀ = 400 GeV times the transfer density, tabulated per
+event, ``η±`` from the linearised detector response given ``m``; flat sampling of the same
+events needs about 10⁵× fewer points there, about one per event for 1 %.) ``σ_fid(θ) = ∫ dσ ε`` over
 the window is the hadronic integrand (:class:`~diffsim.hadronic.HadronicIntegrand`) on
 fixed midpoint grids in two ŝ channels (:meth:`ZPrimeMEM.sigma_fid`). ``W`` is the analytic electron response or a learned
 :class:`~diffsim.detector.TransferFlow` (both densities in (E, η, φ) per object).
@@ -81,9 +82,7 @@ from diffsim.models import zprime
 from diffsim.phasespace import (
     BreitWignerInvariant,
     FlatInvariant,
-    GaussianInvariant,
-    MixtureInvariant,
-    TruncatedInvariant,
+    TabulatedInvariant,
 )
 from diffsim.units import PB_PER_INVERSE_GEV2
 
@@ -92,18 +91,18 @@ WINDOW = (300.0, 500.0)
 TRUTH = {"mzp": 400.0, "kappa": 1.0}
 MASS_RESOLUTION = 2.5
 """Typical m_ee resolution at the Z′ (GeV), only to standardise the proposal features."""
-PEAK_SHARE_RANGE = (0.02, 0.98)
-"""Bounds of the Breit–Wigner share of the peaked mass map (:meth:`ZPrimeMEM.peak_share`):
-neither density is ever dropped, so an estimate that is off costs variance, not coverage."""
-PEAK_REACH = 4.0
-"""The peaked map's Breit–Wigner is cut to ``m̂ ± PEAK_REACH σ_m``: its Cauchy tails beyond
-that would land where the measurement leaves them no weight (flat sampling of 100 events,
-RMS relative spread per call 0.40 uncut, 0.37 cut). Cutting closer to the pole helps flat
-sampling and VEGAS more (0.31 at ``M₀ ± σ_m``) but puts the step of the density where the
-weights are large, which pathwise flow training cannot see (the amortised flow: 0.20 there,
-against 0.13 with this cut)."""
+PEAK_SHARE_RANGE = (0.001, 0.999)
+"""Bounds of the estimated Z′ peak share (:meth:`ZPrimeMEM.peak_share`), which keep its logit,
+a proposal feature, finite."""
+MARGINAL_FLOOR = 1e-12
+"""Floor of the peaked mass map's density, relative to its maximum, so that no ``s`` in the
+window is unreachable. It sends about ``250 × floor`` of the points (the window spans 250
+times the Breit–Wigner's ``π M₀Γ`` in ``s``) where the integrand is nil: flat sampling of 100 of the study's events,
+RMS relative spread per call 0.017 at a floor of 10⁻⁶, 0.0086 at 10⁻⁹ and below."""
 PEAK_PROBE = 10.0
-"""Distance, in Z′ widths ``M₀Γ`` in ``s``, of the two off-peak probes of :meth:`ZPrimeMEM.peak_share`."""
+"""Distance, in Z′ widths ``M₀Γ`` in ``s``, of the two off-peak probes of :meth:`ZPrimeMEM.line_shape`."""
+PEAK_HALF_WIDTHS = 5.0
+"""Half-width, in Z′ widths Γ, of the mass range that :meth:`ZPrimeMEM.peak_share` calls the peak."""
 GAUSS_NEWTON_STEPS = 3
 
 
@@ -185,7 +184,7 @@ class ZPrimeMEM(eqx.Module):
     def peaked_integrand(self, r, reco, theta):
         """:meth:`integrand` in the peaked map (:meth:`peaked_variables`): the same
         integral, with a variance that no longer hinges on the Z′ peak (flat sampling of
-        100 of the study's events, RMS relative spread per call 3.6 → 0.37). What the proposal
+        100 of the study's events, RMS relative spread per call 3.6 → 0.0083). What the proposal
         benchmarks integrate; its points gather at ``M₀``, so a fit of MZ′ with a fixed
         sample in this map is pulled towards ``M₀`` (module docstring)."""
         return eqx.filter_checkpoint(ZPrimeMEM._integrand)(self, r, reco, theta, peaked=True)
@@ -221,65 +220,88 @@ class ZPrimeMEM(eqx.Module):
         return v, jnp.linalg.inv(jacobian.T @ jacobian)
 
     def peaked_mass_map(self, reco):
-        """The ``s`` map of :meth:`peaked_variables` for one event: a
-        :class:`~diffsim.phasespace.MixtureInvariant` of the Breit–Wigner at ``M₀`` (share
-        :meth:`peak_share`) and the linearised measurement of ``m`` (a normal density in
-        ``s`` of width ``2 m̂ σ_m``), the Breit–Wigner cut to ``m̂ ± PEAK_REACH σ_m``
-        (:class:`~diffsim.phasespace.TruncatedInvariant`). Wider normal densities cost
-        more than they save: flat sampling, RMS relative spread per call 0.60 at the
-        Laplace widths, 0.67 at 1.15 × them (with a fixed share 0.7)."""
-        return self._mass_mixture(reco, *self.linearised_hard_variables(reco))
+        """The ``s`` map of :meth:`peaked_variables` for one event ``reco (2, 4)``: a
+        :class:`~diffsim.phasespace.TabulatedInvariant` of the estimated marginal density
+        of the integrand in ``s`` (:meth:`marginal_log_density`), which carries the Z′
+        peak and the mass measurement together."""
+        return self._mass_table(reco, *self.linearised_hard_variables(reco))
+
+    def marginal_log_density(self, reco, v, cov, s):
+        """Estimated ``log ∫ dη₊ dη₋ dφ f`` (up to a constant) at ``s (K,)`` [GeV²] for one
+        event ``reco (2, 4)`` with the linearisation ``(v̂, Σ)`` of
+        :meth:`linearised_hard_variables`: ``log h(s) + log W(x_reco | ridge(s))``.
+
+        ``h`` is :meth:`line_shape`; the ridge is the hard event at ``m = √s`` with η± at
+        their mean given ``m`` (``_conditional_eta_mean``) and the reco e⁻ azimuth. In the
+        Laplace approximation the integral of ``W`` over η± at fixed ``m`` is ``W`` on the
+        ridge times a constant, and ``dσ`` varies little across the η± resolution."""
+        momenta, _ = self._ridge(reco, v, cov, s)
+        log_w = self.transfer.log_transfer(reco[0], momenta[:, 2]) + self.transfer.log_transfer(reco[1], momenta[:, 3])
+        continuum, peak, interference = self.line_shape(reco, v, cov)
+        mass, width = self.hadronic.s_hat_map.mass, self.hadronic.s_hat_map.width
+        x = (s - mass**2) / (mass * width)
+        h = continuum + (peak + interference * x) / (1 + x**2)
+        return jnp.log(jnp.maximum(h, 0.0)) + log_w  # -inf where the estimate is not positive
+
+    def line_shape(self, reco, v, cov):
+        """``(c, P, I)`` [pb/GeV²] of ``h(s) = c + (P + I x)/(1 + x²)``, ``x = (s − M₀²)/(M₀Γ)``:
+        the differential ``dσ`` at the reference θ₀ (the truth) on the ridge of
+        :meth:`marginal_log_density` as a continuum ``c``, the Z′ Breit–Wigner ``P`` and its
+        interference with γ/Z ``I`` (odd about the peak), from three evaluations of ``dσ``:
+        at ``x = 0`` and ``x = ∓k`` (``k`` = :data:`PEAK_PROBE`), where ``h = c + P`` and
+        ``c + (P ∓ I k)/(1 + k²)``. ``c`` is clipped at zero: at the Z′ it is below 10⁻⁶ of
+        ``P``, which the probes do not resolve against the slope of the PDFs (zero for 81 % of
+        the study's events, at most 1.4 × 10⁻⁶ ``P`` in 200); ``|I|/P`` is up to 0.004."""
+        mass, width = self.hadronic.s_hat_map.mass, self.hadronic.s_hat_map.width
+        s = mass**2 + mass * width * PEAK_PROBE * jnp.array([0.0, -1.0, 1.0])
+        momenta, x = self._ridge(reco, v, cov, s)
+        h = self.differential(momenta, x, s, {k: jnp.asarray(t, s.dtype) for k, t in TRUTH.items()})
+        tails = 1 + PEAK_PROBE**2
+        peak = (h[0] - 0.5 * (h[1] + h[2])) * tails / PEAK_PROBE**2
+        interference = (h[2] - h[1]) * tails / (2 * PEAK_PROBE)
+        return jnp.maximum(h[0] - peak, 0.0), peak, interference
 
     def peak_share(self, reco, v, cov):
-        """Estimated share of the Z′ peak in the integral over ``s`` of one event ``reco
-        (2, 4)``, from the linearisation ``(v̂, Σ)`` of :meth:`linearised_hard_variables`
-        and three evaluations of ``dσ`` at the reference θ₀ (the truth) and two of ``W``.
-
-        With ``h(s)`` the differential ``dσ`` at the η± of the linearisation given
-        ``m = √s``: ``h(M₀²)`` holds continuum plus peak, and the mean ``h̄`` of
-        ``h(M₀² ± k M₀Γ)`` (``k`` = :data:`PEAK_PROBE`) the continuum alone (the γ/Z–Z′
-        interference is odd about the peak and cancels in the mean; the Breit–Wigner is
-        down by ``1 + k²`` there). The peak integrates to ``(h(M₀²) − h̄) π M₀Γ · W(M₀²)``,
-        the continuum to ``h̄ √(2π) σ_s · W(m̂²)`` with ``σ_s = 2 m̂ σ_m``, where ``W`` is
-        the transfer density at the linearisation's η±: its actual value at the peak
-        rather than the Gaussian tail, which understates it far from ``m̂``. Clipped to
-        :data:`PEAK_SHARE_RANGE`. Flat sampling of 100 of the study's events: RMS relative
-        spread per call 0.60 with a fixed share 0.7 (the best fixed one of 0.3, 0.5, 0.7,
-        0.9), 0.40 with this estimate (0.37 with the Breit–Wigner cut, :data:`PEAK_REACH`)."""
+        """Share of the Z′ peak in the integral over ``s`` of one event ``reco (2, 4)``, a
+        proposal feature (:meth:`context`): the mass of the peaked map's density
+        (:meth:`_mass_table`) within ``M₀ ± PEAK_HALF_WIDTHS Γ``, clipped to
+        :data:`PEAK_SHARE_RANGE`."""
         mass, width = self.hadronic.s_hat_map.mass, self.hadronic.s_hat_map.width
-        s = jnp.concatenate([mass**2 + mass * width * PEAK_PROBE * jnp.array([0.0, -1.0, 1.0]), v[:1] ** 2])
-        etas = _conditional_eta_mean(v, cov, jnp.sqrt(s))
-        phi = coordinates(reco[1])[2] * jnp.ones_like(s)
-        momenta, x = self.hard_momenta(s, etas[:, 0], etas[:, 1], phi)
-        h = self.differential(momenta[:3], x[:3], s[:3], {k: jnp.asarray(t, s.dtype) for k, t in TRUTH.items()})
-        at_peak_and_centre = momenta[::3]
-        log_w = (self.transfer.log_transfer(reco[0], at_peak_and_centre[:, 2])
-                 + self.transfer.log_transfer(reco[1], at_peak_and_centre[:, 3]))
-        continuum = 0.5 * (h[1] + h[2])
-        peak = jnp.maximum(h[0] - continuum, 0.0) * math.pi * mass * width * jnp.exp(log_w[0] - log_w[1])
-        share = peak / (peak + continuum * math.sqrt(2 * math.pi) * 2 * v[0] * jnp.sqrt(cov[0, 0]))
-        return jnp.clip(share, *PEAK_SHARE_RANGE)
+        edges = (mass + PEAK_HALF_WIDTHS * width * jnp.array([-1.0, 1.0])) ** 2
+        cdf, _ = self._mass_table(reco, v, cov).inverse(edges, WINDOW[0] ** 2, WINDOW[1] ** 2)
+        return jnp.clip(cdf[1] - cdf[0], *PEAK_SHARE_RANGE)
 
-    def _mass_mixture(self, reco, v, cov):
-        sigma_m = jnp.sqrt(cov[0, 0])
-        resolution = GaussianInvariant(v[0] ** 2, 2 * v[0] * sigma_m)
-        peak = TruncatedInvariant(self.hadronic.s_hat_map, (v[0] - PEAK_REACH * sigma_m) ** 2,
-                                  (v[0] + PEAK_REACH * sigma_m) ** 2)
-        share = jax.lax.stop_gradient(self.peak_share(reco, v, cov))
-        return MixtureInvariant([peak, resolution], jnp.stack([share, 1 - share]))
+    def _ridge(self, reco, v, cov, s):
+        """Hard momenta ``(K, 4, 4)`` and ``x (K, 2)`` at ``s (K,)`` with η± at their mean
+        given ``m = √s`` and the reco e⁻ azimuth."""
+        etas = _conditional_eta_mean(v, cov, jnp.sqrt(s))
+        return self.hard_momenta(s, etas[:, 0], etas[:, 1], coordinates(reco[1])[2] * jnp.ones_like(s))
+
+    def _mass_table(self, reco, v, cov):
+        """Nodes: the mass measurement every half ``σ_m`` out to ±7 ``σ_m``, the Breit–Wigner
+        at equal steps of ``arctan x`` and the window every 5 GeV (all in ``m``, clipped to
+        the window); the floor :data:`MARGINAL_FLOOR` keeps every ``s`` reachable."""
+        mass, width = self.hadronic.s_hat_map.mass, self.hadronic.s_hat_map.width
+        masses = jnp.concatenate([v[0] + jnp.sqrt(cov[0, 0]) * jnp.linspace(-7.0, 7.0, 29),
+                                  jnp.linspace(*WINDOW, 41)])
+        s = jnp.concatenate([masses**2, mass**2 + mass * width * jnp.tan(jnp.linspace(-1.55, 1.55, 41))])
+        s = jnp.sort(jnp.clip(s, WINDOW[0] ** 2, WINDOW[1] ** 2))
+        log_q = self.marginal_log_density(reco, v, cov, s)
+        log_q = jnp.logaddexp(log_q, jnp.max(log_q) + math.log(MARGINAL_FLOOR))
+        return TabulatedInvariant(*jax.lax.stop_gradient((s, log_q)))
 
     def peaked_variables(self, r, reco):
         """``(s, η₊, η₋, φ, log|∂(s, η₊, η₋, φ)/∂r|, inside)`` at points ``r (N, 4)`` of the
         peaked map (``s`` [GeV²] always inside the window here).
 
         A change of variables in the spirit of MoMEMta's blocks (arXiv:1805.08555): ``s``
-        from :meth:`peaked_mass_map` over the window (its Breit–Wigner share removes the
-        Z′ peak, its normal share the resolution peak), then ``(η₊, η₋)`` from the normal
+        from :meth:`peaked_mass_map` over the window (the estimated marginal density in
+        ``s``: the Z′ line shape times the transfer density), then ``(η₊, η₋)`` from the normal
         density of :meth:`linearised_hard_variables` conditional on ``m = √s``, and ``φ``
         as in the resolution map. Continuous in ``r``, so pathwise flow training sees
         every point move smoothly."""
         v, cov = self.linearised_hard_variables(reco)
-        s, log_ds = self._mass_mixture(reco, v, cov).forward(r[:, 0], WINDOW[0] ** 2, WINDOW[1] ** 2)
+        s, log_ds = self._mass_table(reco, v, cov).forward(r[:, 0], WINDOW[0] ** 2, WINDOW[1] ** 2)
         conditional = cov[1:, 1:] - jnp.outer(cov[1:, 0], cov[0, 1:]) / cov[0, 0]
         scale = jnp.linalg.cholesky(conditional)
         z = ndtri(r[:, 1:])
@@ -358,7 +380,7 @@ class ZPrimeMEM(eqx.Module):
         :meth:`linearised_hard_variables` and :meth:`peak_share`:
         ``((m̂ − M₀)/σ_m, σ_m/2.5 GeV − 1, (η̂₊ − η̂₋)/2, logit a)``, where the Z′ peak sits
         against the measured mass, how sharp that measurement is, and the share ``a`` of
-        the Breit–Wigner in the peaked map."""
+        the Breit–Wigner in the integral over ``s``."""
         v, cov = self.linearised_hard_variables(reco)
         width = jnp.sqrt(cov[0, 0])
         share = self.peak_share(reco, v, cov)

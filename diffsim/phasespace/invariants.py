@@ -326,9 +326,11 @@ class TabulatedInvariant(InvariantMap):
         xi = jnp.clip((s - x[k]) / jnp.where(length[k] > 0, length[k], 1.0), 0.0, 1.0)
         c = rise[k]
         rising = c > 0
-        # Mass share below ξ: expm1(c ξ)/expm1(c), evaluated from the lower-density end.
-        ratio = lambda y: jnp.expm1(-jnp.abs(c) * y) / jnp.where(c == 0, 1.0, jnp.expm1(-jnp.abs(c)))  # noqa: E731
-        share = jnp.where(c == 0, xi, jnp.where(rising, 1 - ratio(1 - xi), ratio(xi)))
+        # Mass share below ξ, expm1(c ξ)/expm1(c), from the lower-density end (so c ≤ 0 there).
+        falling = -jnp.abs(c)
+        whole = jnp.where(c == 0, 1.0, jnp.expm1(falling))
+        share = jnp.where(c == 0, xi, jnp.where(rising, 1 - jnp.expm1(falling * (1 - xi)) / whole,
+                                                jnp.expm1(falling * xi) / whole))
         r = (cumulative[k] + share * mass[k]) / cumulative[-1]
         log_w = jnp.log(cumulative[-1]) - (log_q[k] + c * xi)
         return r, jnp.where(inside, log_w, jnp.inf)

@@ -22,7 +22,7 @@ from diffsim.kinematics import (
 )
 from diffsim.phasespace.batching import broadcast_batch
 
-__all__ = ["TwoBodyDecay", "unit_square_from_direction", "direction_from_unit_square"]
+__all__ = ["TwoBodyDecay", "direction_from_unit_square", "unit_square_from_direction"]
 
 
 def direction_from_unit_square(r: Float[Array, "*batch 2"]) -> Float[Array, "*batch 3"]:
