@@ -300,9 +300,10 @@ class TabulatedInvariant(InvariantMap):
         lengths ``L``, rises ``c`` and masses, and the cumulative masses ``(K,)``."""
         x = jnp.clip(self.nodes, s_min, s_max)
         log_q = jnp.interp(x, self.nodes, self.log_density)
-        log_q = log_q - jnp.max(log_q)
+        log_q = log_q - jax.lax.stop_gradient(jnp.max(log_q))  # cancels in every result
         length, rise = jnp.diff(x), jnp.diff(log_q)
-        mass = length * jnp.exp(jnp.maximum(log_q[1:], log_q[:-1])) * _expm1_ratio(-jnp.abs(rise))
+        # ∫ = L e^{q_a} (eᶜ − 1)/c = L e^{(q_a + q_b)/2} sinh(c/2)/(c/2): even in c, smooth at c = 0.
+        mass = length * jnp.exp(0.5 * (log_q[1:] + log_q[:-1]) + _log_sinhc(0.5 * jnp.abs(rise)))
         return x, log_q, length, rise, mass, jnp.concatenate([jnp.zeros(1, mass.dtype), jnp.cumsum(mass)])
 
     def forward(self, r, s_min, s_max):
@@ -312,9 +313,11 @@ class TabulatedInvariant(InvariantMap):
         share = jnp.clip((u - cumulative[k]) / jnp.where(mass[k] > 0, mass[k], 1.0), 0.0, 1.0)
         c = rise[k]
         rising = c > 0
-        # From the lower-density end: the segment's mass share t below ξ, with c ≤ 0 there.
+        # From the lower-density end: the segment's mass share t below ξ, with c ≤ 0 there
+        # (for |c| → 0 the series in the signed c, so derivatives in c survive at c = 0).
         fraction = _log1p_ratio(jnp.where(rising, 1 - share, share), -jnp.abs(c))
-        xi = jnp.where(rising, 1 - fraction, fraction)
+        xi = jnp.where(jnp.abs(c) < SMALL_RISE, share * (1 + 0.5 * c * (1 - share)),
+                       jnp.where(rising, 1 - fraction, fraction))
         s = x[k] + xi * length[k]
         return s, jnp.log(cumulative[-1]) - (log_q[k] + c * xi)
 
@@ -326,26 +329,31 @@ class TabulatedInvariant(InvariantMap):
         xi = jnp.clip((s - x[k]) / jnp.where(length[k] > 0, length[k], 1.0), 0.0, 1.0)
         c = rise[k]
         rising = c > 0
-        # Mass share below ξ, expm1(c ξ)/expm1(c), from the lower-density end (so c ≤ 0 there).
-        falling = -jnp.abs(c)
-        whole = jnp.where(c == 0, 1.0, jnp.expm1(falling))
-        share = jnp.where(c == 0, xi, jnp.where(rising, 1 - jnp.expm1(falling * (1 - xi)) / whole,
-                                                jnp.expm1(falling * xi) / whole))
+        # Mass share below ξ, expm1(c ξ)/expm1(c), from the lower-density end (so c ≤ 0 there;
+        # for |c| → 0 the series in the signed c).
+        small = jnp.abs(c) < SMALL_RISE
+        falling = jnp.where(small, -1.0, -jnp.abs(c))
+        whole = jnp.expm1(falling)
+        share = jnp.where(small, xi * (1 + 0.5 * c * (xi - 1)),
+                          jnp.where(rising, 1 - jnp.expm1(falling * (1 - xi)) / whole, jnp.expm1(falling * xi) / whole))
         r = (cumulative[k] + share * mass[k]) / cumulative[-1]
         log_w = jnp.log(cumulative[-1]) - (log_q[k] + c * xi)
         return r, jnp.where(inside, log_w, jnp.inf)
 
 
-def _expm1_ratio(c):
-    """``(eᶜ − 1)/c`` for ``c ≤ 0``, ``1`` at ``c = 0``."""
-    small = jnp.abs(c) < 1e-8
-    safe = jnp.where(small, -1.0, c)
-    return jnp.where(small, 1 + 0.5 * c, jnp.expm1(safe) / safe)
+SMALL_RISE = 1e-8
+"""Below this rise of ``log q`` across a segment, its formulas are taken to first order in it."""
+
+
+def _log_sinhc(y):
+    """``log(sinh y / y)`` for ``y ≥ 0`` without overflow (``y²/6`` near 0)."""
+    small = y < 1e-3
+    safe = jnp.where(small, 1.0, y)
+    return jnp.where(small, y**2 / 6, safe + jnp.log1p(-jnp.exp(-2 * safe)) - jnp.log(2 * safe))
 
 
 def _log1p_ratio(t, c):
-    """``ξ = log(1 + t (eᶜ − 1))/c`` for ``c ≤ 0`` (``t`` at ``c = 0``): where the share
-    ``t`` of a segment's mass ends, for density ``∝ e^{c ξ}``."""
-    small = jnp.abs(c) < 1e-8
-    safe = jnp.where(small, -1.0, c)
-    return jnp.where(small, t * (1 + 0.5 * c * (1 - t)), jnp.log1p(t * jnp.expm1(safe)) / safe)
+    """``ξ = log(1 + t (eᶜ − 1))/c`` for ``c < 0``: where the share ``t`` of a segment's
+    mass ends, for density ``∝ e^{c ξ}`` (callers take ``|c| <`` :data:`SMALL_RISE` apart)."""
+    safe = jnp.where(jnp.abs(c) < SMALL_RISE, -1.0, c)
+    return jnp.log1p(t * jnp.expm1(safe)) / safe

@@ -21,9 +21,9 @@ from diffsim.phasespace import (
     MixtureInvariant,
     PartonFractions,
     PowerLawInvariant,
-    TabulatedInvariant,
     Propagator,
     RamboOnDiet,
+    TabulatedInvariant,
     TChannel,
     TruncatedInvariant,
     TwoBodyDecay,
@@ -345,6 +345,27 @@ def test_mixture_gradients_wrt_component_parameters_match_finite_differences():
 def test_mixture_rejects_shares_of_the_wrong_shape():
     with pytest.raises(ValueError, match="one share per component"):
         MixtureInvariant([FlatInvariant(), FlatInvariant()], [1.0])
+
+
+def test_tabulated_map_gradients_wrt_nodes_and_densities_match_finite_differences():
+    """``s(r)`` and its weight move with the table's nodes and log densities as central
+    differences say (away from the nodes, where the segment a point falls in is fixed)."""
+
+    nodes = jnp.array([60.0, 75.0, 88.0, 91.0, 92.0, 97.0, 130.0]) ** 2  # no repeated node: each moves alone
+    log_density = jnp.array([-3.0, 0.0, 2.0, 9.0, 9.0, -30.0, -25.0])  # a flat segment: c = 0 exactly
+    r = jnp.array([0.05, 0.3, 0.55, 0.62, 0.9])
+
+    def point(table):
+        s, log_w = TabulatedInvariant(table[:7], table[7:]).forward(r, 70.0**2, 120.0**2)
+        r_back, _ = TabulatedInvariant(table[:7], table[7:]).inverse(jnp.array([85.0, 91.5, 95.0]) ** 2, 70.0**2, 120.0**2)
+        return jnp.concatenate([s / 1e3, log_w, r_back])
+
+    table = jnp.concatenate([nodes, log_density])
+    jacobian = jax.jacfwd(point)(table)
+    step = jnp.concatenate([jnp.full(7, 1e-3), jnp.full(7, 1e-6)])
+    numeric = jnp.stack([(point(table.at[i].add(step[i])) - point(table.at[i].add(-step[i]))) / (2 * step[i])
+                         for i in range(14)], -1)
+    assert_close(jacobian, numeric, rtol=1e-5, atol=1e-7, what="d(s, log w)/d(nodes, log q)")
 
 
 def test_tabulated_map_rejects_mismatched_or_too_few_nodes():
