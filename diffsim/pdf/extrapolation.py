@@ -23,7 +23,10 @@ LHAPDF raises for ``x > x_max`` (only possible for sets whose last x knot is bel
 such x are evaluated at ``x_max`` (the caller validates concrete inputs and documents this
 for traced ones). Everything is NaN-free for ``x > 0, Q² > 0`` and differentiable. Batches
 whose every point is inside the knot range take a fast path (one interpolation per point
-instead of four) chosen by ``lax.cond``; under ``vmap`` both paths run.
+instead of four) chosen by ``lax.cond``. Under ``vmap`` the choice is made for the whole
+mapped batch (:func:`_any_in_batch`): a per-member predicate would make ``lax.cond`` run
+both paths and broadcast every operand, the PDF's whole coefficient table included, along
+the mapped axis.
 """
 
 from __future__ import annotations
@@ -52,6 +55,19 @@ def _linear_in_log(v, v_low, v_high, y_low, y_high):
                      y_low + frac * (y_high - y_low))
 
 
+@jax.custom_batching.custom_vmap
+def _any_in_batch(mask: Array) -> Array:
+    """``jnp.any(mask)``; under ``vmap`` over all mapped members together (an unmapped
+    result), so that a ``lax.cond`` on it keeps one branch and its unmapped operands."""
+    return jnp.any(mask)
+
+
+@_any_in_batch.def_vmap
+def _any_in_batch_vmap(axis_size, in_batched, mask):
+    del axis_size, in_batched
+    return _any_in_batch(mask), False
+
+
 def continuation(interpolate: Callable, x: Array, q2: Array, x_knots, q2_knots,
                  flavour_axis: bool) -> Array:
     """LHAPDF ``continuation`` extrapolation around ``interpolate`` (module docstring).
@@ -66,7 +82,7 @@ def continuation(interpolate: Callable, x: Array, q2: Array, x_knots, q2_knots,
     x_min, x_min1, x_max = x_knots[0], x_knots[1], x_knots[-1]
     q2_min, q2_max1, q2_max = q2_knots[0], q2_knots[-2], q2_knots[-1]
     x = jnp.minimum(x, x_max)
-    outside = jnp.any((x < x_min) | (q2 < q2_min) | (q2 > q2_max))
+    outside = _any_in_batch((x < x_min) | (q2 < q2_min) | (q2 > q2_max))
 
     def inside(x, q2):
         return interpolate(x, q2)

@@ -7,6 +7,7 @@ import shutil
 
 import equinox as eqx
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -267,6 +268,50 @@ def test_jit_vmap_grad_and_batch_shapes(pdf):
                  jnp.array([10.0, -1.0, 10.0, 10.0, 10.0, 1000.0]))
     assert np.all(np.isnan(np.asarray(out)[:3])) and float(out[3]) == 0.0
     assert_close(out[4:], [pdf.xfxQ(21, 0.1, 10.0), pdf.xfxQ(2, 0.3, 1000.0)], rtol=1e-14)
+
+
+def test_vmap_over_events_matches_flat_evaluation_and_keeps_the_table_unbatched(pdf):
+    """Mapped over events (how MEM integrands call the PDF), with one event reaching below
+    x_min and Q_min and the others inside the grid: values and derivatives w.r.t. x, Q and
+    the grid equal the flat evaluation, and no intermediate carries the coefficient table
+    along the mapped axis (a per-event ``lax.cond`` predicate broadcast it to every event)."""
+    x = jnp.array([[1e-3, 0.1, 0.5], [2e-2, 0.3, 0.7], [1e-10, 0.2, 0.05]])
+    q = jnp.array([[10.0, 91.2, 1000.0], [50.0, 20.0, 300.0], [50.0, 0.5, 2e5]])
+
+    def per_event(a, b):
+        return pdf.xfxQ_all(a, b)
+
+    mapped = jax.vmap(per_event)(x, q)
+    assert_close(mapped, pdf.xfxQ_all(x, q), rtol=1e-14, what="vmap over events")
+    inside = jax.vmap(per_event)(x[:2], q[:2])
+    assert_close(inside, pdf.xfxQ_all(x[:2], q[:2]), rtol=1e-14, what="vmap, all in grid")
+
+    def total(p, a, b, evaluate):
+        return jnp.sum(jnp.sin(evaluate(p, a, b)))
+
+    flat = eqx.filter_grad(lambda args: total(*args, lambda p, a, b: p.xfxQ_all(a, b)))((pdf, x, q))
+    vmapped = eqx.filter_grad(lambda args: total(
+        *args, lambda p, a, b: jax.vmap(lambda u, v: p.xfxQ_all(u, v))(a, b)))((pdf, x, q))
+    for got, want, what in ((vmapped[1], flat[1], "d/dx"), (vmapped[2], flat[2], "d/dQ"),
+                            (vmapped[0].grid.xf, flat[0].grid.xf, "d/d grid")):
+        assert_close(got, want, rtol=1e-12, atol=1e-300, what=what)
+
+    table_size = pdf.grid.coefficient_table(jnp.float64).size
+    jaxpr = jax.make_jaxpr(jax.vmap(per_event))(x, q)
+    sizes = [math.prod(v.aval.shape) for eqn in _all_equations(jaxpr.jaxpr) for v in eqn.outvars]
+    assert max(sizes) < 2 * table_size, "the coefficient table was broadcast along the events"
+
+
+def _all_equations(jaxpr):
+    """Equations of a jaxpr and of every jaxpr nested in them."""
+    for eqn in jaxpr.eqns:
+        yield eqn
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(sub, jax.extend.core.ClosedJaxpr):
+                    sub = sub.jaxpr
+                if isinstance(sub, jax.extend.core.Jaxpr):
+                    yield from _all_equations(sub)
 
 
 def test_float32_smoke(pdf):
