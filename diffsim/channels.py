@@ -24,8 +24,7 @@ power, as parton luminosities do at ``x → 1`` (a spline flow's density stays f
 boundary, and points there carry weights near zero).
 """
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -77,17 +76,18 @@ def channel_points(integrand, channels: Sequence[int], rs: Sequence[Float[Array,
 class EdgeMapped(eqx.Module):
     """A channel integrand seen through Kumaraswamy maps of some of its coordinates.
 
-    For each coordinate ``i`` in ``dims``, the wrapped integrand's ``r_i`` is drawn from the
-    Kumaraswamy density ``q(r) = a b r^{a−1} (1 − r^a)^{b−1}`` with ``a = b = power + 1``
+    Each mapped coordinate ``r_i`` of the wrapped integrand is drawn from the Kumaraswamy
+    density ``q(r) = a b r^{a−1} (1 − r^a)^{b−1}`` with ``a = p₀ + 1``, ``b = p₁ + 1``
     (Kumaraswamy 1980, J. Hydrol. 46, 79): the new coordinate is its CDF
     ``t = 1 − (1 − r^a)^b``, inverted in closed form as ``r = (1 − (1 − t)^{1/b})^{1/a}``,
     and every channel's weight is multiplied by ``1/q(r) = ∂r/∂t``. The integral is
     unchanged; a sampler working in ``t`` sees the integrand divided by ``q``, which vanishes
-    like ``r^power`` at ``r → 0`` and like ``(1 − r)^power`` at ``r → 1``. Where the integrand
+    like ``r^{p₀}`` at ``r → 0`` and like ``(1 − r)^{p₁}`` at ``r → 1``. Where the integrand
     itself vanishes like a power at a face (e.g. ``(1 − x₁)^β`` of the parton densities with
     ``x₁ = τ^{r}``), this removes most of that behaviour before training: a spline flow
     cannot make its density vanish at its boundary, so without the map the points it puts
-    there carry weights near zero.
+    there carry weights near zero. Give a face a power only where the integrand vanishes at
+    least that fast; otherwise the weights grow without bound there.
 
     ``t`` is clipped to ``[ε, 1 − ε]`` (``ε`` the machine epsilon of its dtype), so that
     faces hit exactly (possible for float32 flow samples) give finite weights; this changes
@@ -97,21 +97,30 @@ class EdgeMapped(eqx.Module):
 
     Args:
         integrand: any channel integrand (module docstring).
-        dims: the coordinates to map (static).
-        power: the power of the suppression at both faces, ``> −1`` (``0`` is the identity).
+        powers: ``{coordinate: p}`` (both faces) or ``{coordinate: (p₀, p₁)}`` (the faces
+            ``r = 0`` and ``r = 1``), each power ``> −1`` (``0`` leaves a face as it is).
     """
 
     integrand: object
     dims: tuple[int, ...] = eqx.field(static=True)
-    power: float = eqx.field(static=True)
+    powers: tuple[tuple[float, float], ...] = eqx.field(static=True)
 
-    def __init__(self, integrand, dims: Sequence[int], power: float):
-        dims = tuple(int(i) for i in dims)
-        if not dims or len(set(dims)) != len(dims) or not all(0 <= i < integrand.dim for i in dims):
-            raise ValueError(f"dims must be distinct coordinates in [0, {integrand.dim}), got {dims}")
-        if not power > -1:
-            raise ValueError(f"power must exceed -1, got {power}")
-        self.integrand, self.dims, self.power = integrand, dims, float(power)
+    def __init__(self, integrand, powers: Mapping[int, float | tuple[float, float]]):
+        dims = tuple(int(i) for i in powers)
+        if not dims or not all(0 <= i < integrand.dim for i in dims):
+            raise ValueError(f"powers must name coordinates in [0, {integrand.dim}), got {tuple(powers)}")
+        pairs = tuple(tuple(map(float, p)) if isinstance(p, Sequence) else (float(p), float(p)) for p in powers.values())
+        if not all(len(pair) == 2 and min(pair) > -1 for pair in pairs):
+            raise ValueError(f"each power must be a number or a pair of numbers above -1, got {tuple(powers.values())}")
+        self.integrand, self.dims, self.powers = integrand, dims, pairs
+
+    def _shapes(self, dtype) -> tuple[Array, Array]:
+        """Kumaraswamy ``a, b`` per mapped coordinate, ``(k,)`` each."""
+        return tuple(jnp.asarray([pair[face] + 1.0 for pair in self.powers], dtype) for face in (0, 1))
+
+    @staticmethod
+    def _log_density(r, a, b):
+        return jnp.log(a * b) + (a - 1) * jnp.log(r) + (b - 1) * jnp.log1p(-(r**a))
 
     @property
     def n_channels(self) -> int:
@@ -125,20 +134,18 @@ class EdgeMapped(eqx.Module):
 
     def forward(self, t: Float[Array, "N dim"]) -> tuple[Float[Array, "N dim"], Float[Array, " N"]]:
         """``t → r`` and ``log|∂r/∂t|`` per point (the sum over the mapped coordinates)."""
-        a = b = self.power + 1.0
+        a, b = self._shapes(t.dtype)
         eps = jnp.finfo(t.dtype).eps
         mapped = jnp.clip(t[:, self.dims], eps, 1 - eps)
         r = jnp.exp(jnp.log(-jnp.expm1(jnp.log1p(-mapped) / b)) / a)
-        log_q = math.log(a * b) + (a - 1) * jnp.log(r) + (b - 1) * jnp.log1p(-(r**a))
-        return t.at[:, self.dims].set(r), -jnp.sum(log_q, axis=1)
+        return t.at[:, self.dims].set(r), -jnp.sum(self._log_density(r, a, b), axis=1)
 
     def inverse(self, r: Float[Array, "N dim"]) -> tuple[Float[Array, "N dim"], Float[Array, " N"]]:
         """``r → t`` and ``log|∂t/∂r|`` per point."""
-        a = b = self.power + 1.0
+        a, b = self._shapes(r.dtype)
         mapped = r[:, self.dims]
         t = -jnp.expm1(b * jnp.log1p(-(mapped**a)))
-        log_q = math.log(a * b) + (a - 1) * jnp.log(mapped) + (b - 1) * jnp.log1p(-(mapped**a))
-        return r.at[:, self.dims].set(t), jnp.sum(log_q, axis=1)
+        return r.at[:, self.dims].set(t), jnp.sum(self._log_density(mapped, a, b), axis=1)
 
     def _mapped(self, point: ChannelPoint, log_det) -> ChannelPoint:
         return ChannelPoint(point.weight * jnp.exp(log_det).astype(point.weight.dtype), point.prior, point.features)
