@@ -120,6 +120,7 @@ class EdgeMapped(eqx.Module):
 
     @staticmethod
     def _log_density(r, a, b):
+        """``log q(r)`` of the Kumaraswamy density, elementwise ``(N, k)``."""
         return jnp.log(a * b) + (a - 1) * jnp.log(r) + (b - 1) * jnp.log1p(-(r**a))
 
     @property
