@@ -93,7 +93,7 @@ class EdgeMapped(eqx.Module):
     faces hit exactly (possible for float32 flow samples) give finite weights; this changes
     the integral by at most ``2ε`` times the largest weight within ``ε`` of a face.
     Points drawn for this integrand live in ``t``; :meth:`forward` maps them to the wrapped
-    integrand's ``r`` (e.g. to build events with it).
+    integrand's ``r``, and :meth:`mapped_events` adapts an event builder to them.
 
     Args:
         integrand: any channel integrand (module docstring).
@@ -147,6 +147,16 @@ class EdgeMapped(eqx.Module):
         mapped = r[:, self.dims]
         t = -jnp.expm1(b * jnp.log1p(-(mapped**a)))
         return r.at[:, self.dims].set(t), jnp.sum(self._log_density(mapped, a, b), axis=1)
+
+    def mapped_events(self, to_events: Callable) -> Callable:
+        """An event builder ``(key, c, t, weight)`` for points drawn in ``t`` from one
+        ``to_events(key, c, r, weight)`` written for the wrapped integrand's ``r`` (e.g. for
+        :func:`~diffsim.inference.generation.unweighted_events`)."""
+
+        def build(key, c, t, weight):
+            return to_events(key, c, self.forward(t)[0], weight)
+
+        return build
 
     def _mapped(self, point: ChannelPoint, log_det) -> ChannelPoint:
         return ChannelPoint(point.weight * jnp.exp(log_det).astype(point.weight.dtype), point.prior, point.features)

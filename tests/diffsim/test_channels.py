@@ -26,6 +26,9 @@ def test_forward_inverts_and_its_weight_is_the_jacobian(powers):
     back, log_det_inverse = mapped.inverse(r)
     assert_close(back, t, rtol=1e-12, atol=1e-14, what="round trip")
     assert_close(log_det_inverse, -log_det, rtol=1e-12, atol=1e-12)
+    built = mapped.mapped_events(lambda key, c, points, weight: (c, points, weight))(None, 0, t, 2.0)
+    assert built[0] == 0 and built[2] == 2.0
+    assert_close(built[1], r, rtol=0, atol=0, what="events are built at r")
     jacobians = jax.vmap(jax.jacfwd(lambda x: mapped.forward(x[None])[0][0]))(t)
     assert_close(log_det, jnp.log(jnp.abs(jnp.linalg.det(jacobians))), rtol=1e-10, atol=1e-10,
                  what="log det vs autodiff")
