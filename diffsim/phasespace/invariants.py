@@ -329,13 +329,11 @@ class TabulatedInvariant(InvariantMap):
         xi = jnp.clip((s - x[k]) / jnp.where(length[k] > 0, length[k], 1.0), 0.0, 1.0)
         c = rise[k]
         rising = c > 0
-        # Mass share below ξ, expm1(c ξ)/expm1(c), from the lower-density end (so c ≤ 0 there;
-        # for |c| → 0 the series in the signed c).
-        small = jnp.abs(c) < SMALL_RISE
-        falling = jnp.where(small, -1.0, -jnp.abs(c))
-        whole = jnp.expm1(falling)
-        share = jnp.where(small, xi * (1 + 0.5 * c * (xi - 1)),
-                          jnp.where(rising, 1 - jnp.expm1(falling * (1 - xi)) / whole, jnp.expm1(falling * xi) / whole))
+        # Mass share below ξ from the lower-density end (so c ≤ 0 there; for |c| → 0 the
+        # series in the signed c, so derivatives in c survive at c = 0).
+        fraction = _expm1_ratio(jnp.where(rising, 1 - xi, xi), -jnp.abs(c))
+        share = jnp.where(jnp.abs(c) < SMALL_RISE, xi * (1 + 0.5 * c * (xi - 1)),
+                          jnp.where(rising, 1 - fraction, fraction))
         r = (cumulative[k] + share * mass[k]) / cumulative[-1]
         log_w = jnp.log(cumulative[-1]) - (log_q[k] + c * xi)
         return r, jnp.where(inside, log_w, jnp.inf)
@@ -350,6 +348,14 @@ def _log_sinhc(y):
     small = y < 1e-3
     safe = jnp.where(small, 1.0, y)
     return jnp.where(small, y**2 / 6, safe + jnp.log1p(-jnp.exp(-2 * safe)) - jnp.log(2 * safe))
+
+
+def _expm1_ratio(xi, c):
+    """``t = expm1(c ξ)/expm1(c)`` for ``c < 0``: the share of a segment's mass below ``ξ``
+    for density ``∝ e^{c ξ}``, the inverse of :func:`_log1p_ratio` (callers take
+    ``|c| <`` :data:`SMALL_RISE` apart)."""
+    safe = jnp.where(jnp.abs(c) < SMALL_RISE, -1.0, c)
+    return jnp.expm1(safe * xi) / jnp.expm1(safe)
 
 
 def _log1p_ratio(t, c):
