@@ -33,9 +33,14 @@ Writes benchmarks/results/integrators.json and integrators.md.
 
 import argparse
 import json
+import os
 import pathlib
 import sys
 import time
+
+# One XLA thread, as the peers get one torch thread (peers.run_madnis): on the shared 2-core
+# machine a second thread mostly spins on small arrays and inflates the CPU seconds.
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 import equinox as eqx
 import jax
@@ -133,6 +138,15 @@ estimate at step 1 and NaN parameters at step 2."""
 BUFFER_REUSE = 3
 VEGAS_FRACTION = 0.3
 VEGAS_ITERATIONS = 10
+BUDGETS = {(DrellYanZPrimeToy, "mc+vegas+pathwise"): dict(vegas_fraction=0.55, learning_rate=5e-3)}
+"""Share of the training calls given to VEGAS initialisation and the peak learning rate, per
+(integrand, method) where they differ from ``VEGAS_FRACTION`` and ``LEARNING_RATE``. A VEGAS
+call costs far less than a pathwise one (Drell–Yan toy at share 0.55: 0.53 CPU s for the VEGAS
+iterations, 8.3 s for the 585 pathwise steps), so a larger VEGAS share buys training time. Pathwise on the
+Drell–Yan toy, 1e6 calls, one XLA thread, rel_std of seeds 0/1/2 and warm training CPU s:
+share 0.3, rate 3e-3: 0.0395/0.0394, 13.1 s; share 0.55, rate 3e-3: 0.0397/0.0411, 8.9 s;
+rate 5e-3: 0.0382/0.0388/0.0391, 8.9–9.3 s; rate 7e-3: 0.0378/0.0385/0.0392; share 0.6,
+rate 3e-3: 0.0409/0.0422/0.0417, 8.1–9.7 s; share 0.7: 0.046, 6.2–6.9 s."""
 
 
 EDGE_MAPS = {DrellYanZPrimeToy: {1: 2.0}, PhysicsTarget: {1: 2.0}}
@@ -165,15 +179,17 @@ class Configuration:
         self.toy, self.method, self.calls = toy, method, calls
         self.integrand = channel_integrand(toy, method)
         n_channels = self.integrand.n_channels
-        self.vegas_calls = int(VEGAS_FRACTION * calls) if "vegas" in method else 0
+        budget = BUDGETS.get((type(toy), method), {})
+        self.vegas_calls = int(budget.get("vegas_fraction", VEGAS_FRACTION) * calls) if "vegas" in method else 0
         if method == "vegas":
             self.vegas_calls = calls
         self.mode = "pathwise" if method.endswith("pathwise") else "buffered"
         self.batch = BATCH[self.mode]
         draws = max((calls - self.vegas_calls) // (self.batch * n_channels), 1)
         self.steps = draws if self.mode == "pathwise" else draws * (1 + BUFFER_REUSE)
+        rate = budget.get("learning_rate", LEARNING_RATE)
         self.optimizer = optax.adam(optax.warmup_cosine_decay_schedule(
-            0.0, LEARNING_RATE, max(self.steps // WARMUP_DIVISOR, 1), self.steps, end_value=0.05 * LEARNING_RATE))
+            0.0, rate, max(self.steps // WARMUP_DIVISOR, 1), self.steps, end_value=0.05 * rate))
 
     def train(self, key):
         """Returns ``(sampler, fractions, calls)`` after training."""
