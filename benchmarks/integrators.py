@@ -15,7 +15,9 @@ diffsim's samplers:
 * ``mc``: the multi-channel sampler (flows per channel, trained channel weights, stratified
   variance loss), buffered training; ``mc+vegas``: the same after VEGAS initialisation;
   ``mc+vegas+pathwise``: VEGAS initialisation, then pathwise (reparametrisation) training
-  through the differentiable integrand.
+  through the differentiable integrand; ``mc+vegas+pathwise+unweighting``: the same with
+  the stratified 8-spread in place of the variance (``weight_moment``, for samplers meant
+  for unweighted events).
 
 Training CPU seconds are ``time.process_time()`` (all threads) around the training; the
 first seed of each configuration also compiles, so its time is reported separately as
@@ -118,9 +120,17 @@ def top_pairs():
 
 
 PHYSICS = {"pp_ee_zprime": drell_yan_zprime, "pp_tt": top_pairs}
-OURS = ("vegas", "flow", "mc", "mc+vegas", "mc+vegas+pathwise")
+OURS = ("vegas", "flow", "mc", "mc+vegas", "mc+vegas+pathwise", "mc+vegas+pathwise+unweighting")
+MOMENTS = {"mc+vegas+pathwise+unweighting": 8.0}
+"""``weight_moment`` of pathwise training per method (2, the variance, otherwise). On the
+Drell–Yan toy (1e6 calls, seeds 0/1/2, the BUDGETS below): p = 3 gave rel_std 0.0392–0.0406
+and unweighting efficiency 0.435–0.477, p = 4 0.041–0.042 and 0.474–0.494, p = 6
+0.044–0.046 and 0.470–0.509, p = 8 0.048–0.049 and 0.492–0.533; p = 10 0.053–0.054 and
+0.559 in two seeds, while the third diverged (moments then taken without logarithms); the
+variance: 0.039 and 0.38–0.46."""
 FLOW = dict(n_layers=4, n_bins=16, hidden=32, depth=2)
-FLOWS = {(DrellYanZPrimeToy, "mc+vegas+pathwise"): dict(n_layers=6, n_bins=32, hidden=64, depth=2)}
+FLOWS = {(DrellYanZPrimeToy, method): dict(n_layers=6, n_bins=32, hidden=64, depth=2)
+         for method in ("mc+vegas+pathwise", "mc+vegas+pathwise+unweighting")}
 """Flow sizes per (integrand, method) where they differ from ``FLOW``. On the Drell–Yan toy
 (1e6 calls, seed 0) pathwise training reached rel_std 0.081 with the default flows and 0.054
 with 6 layers of 32-bin splines and 64-unit conditioners; the width mattered most (32 units:
@@ -138,13 +148,14 @@ estimate at step 1 and NaN parameters at step 2."""
 BUFFER_REUSE = 3
 VEGAS_FRACTION = 0.3
 VEGAS_ITERATIONS = 10
-BUDGETS = {(DrellYanZPrimeToy, "mc+vegas+pathwise"): dict(vegas_fraction=0.55, learning_rate=5e-3)}
+BUDGETS = {(DrellYanZPrimeToy, method): dict(vegas_fraction=0.55, learning_rate=5e-3)
+           for method in ("mc+vegas+pathwise", "mc+vegas+pathwise+unweighting")}
 """Share of the training calls given to VEGAS initialisation and the peak learning rate, per
 (integrand, method) where they differ from ``VEGAS_FRACTION`` and ``LEARNING_RATE``. A VEGAS
-call costs far less than a pathwise one (Drell–Yan toy at share 0.55: 0.53 CPU s for the VEGAS
-iterations, 8.3 s for the 585 pathwise steps), so a larger VEGAS share buys training time. Pathwise on the
-Drell–Yan toy, 1e6 calls, one XLA thread, rel_std of seeds 0/1/2 and warm training CPU s:
-share 0.3, rate 3e-3: 0.0395/0.0394, 13.1 s; share 0.55, rate 3e-3: 0.0397/0.0411, 8.9 s;
+call costs far less than a pathwise one (Drell–Yan toy at share 0.55: 0.53 CPU s for the
+VEGAS iterations, 8.3 s for the 585 pathwise steps), so a larger VEGAS share buys training
+time. Pathwise on the Drell–Yan toy, 1e6 calls, one XLA thread, rel_std of seeds 0/1/2 and
+warm training CPU s: share 0.3, rate 3e-3: 0.0395/0.0394, 13.1 s; share 0.55, rate 3e-3: 0.0397/0.0411, 8.9 s;
 rate 5e-3: 0.0382/0.0388/0.0391, 8.9–9.3 s; rate 7e-3: 0.0378/0.0385/0.0392; share 0.6,
 rate 3e-3: 0.0409/0.0422/0.0417, 8.1–9.7 s; share 0.7: 0.046, 6.2–6.9 s."""
 
@@ -183,7 +194,7 @@ class Configuration:
         self.vegas_calls = int(budget.get("vegas_fraction", VEGAS_FRACTION) * calls) if "vegas" in method else 0
         if method == "vegas":
             self.vegas_calls = calls
-        self.mode = "pathwise" if method.endswith("pathwise") else "buffered"
+        self.mode = "pathwise" if "pathwise" in method else "buffered"
         self.batch = BATCH[self.mode]
         draws = max((calls - self.vegas_calls) // (self.batch * n_channels), 1)
         self.steps = draws if self.mode == "pathwise" else draws * (1 + BUFFER_REUSE)
@@ -210,6 +221,7 @@ class Configuration:
         state = train(
             jax.random.fold_in(key, 3), sampler, self.integrand, n_steps=self.steps, batch_size=self.batch,
             optimizer=self.optimizer, mode=self.mode, buffer_reuse=BUFFER_REUSE, progress=False,
+            weight_moment=MOMENTS.get(self.method, 2.0),
         )
         return state.sampler, np.asarray(state.allocation), calls + int(state.calls)
 

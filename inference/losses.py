@@ -20,6 +20,9 @@ integrand — our integrands are differentiable, which the peers' are not): with
 base density, ``w(z) = f(T_θ(z)) |det ∂T_θ/∂z|``, and
 
 - pathwise variance ``L = E_z[w(z)²]``;
+- pathwise ``p``-spread ``S_p = (E_z|w|^p)^{2/p} − (E_z w)²`` (``p ≥ 2``; ``S_2`` is the
+  variance): with larger ``p`` the largest weights weigh more, which trades spread for
+  unweighting efficiency (the mean weight over the largest);
 - pathwise reverse KL ``L = E_z[−log w(z)]`` (``= KL(q‖p) − log I``);
 - pathwise log χ² ``L = log E_z[w²] − 2 log E_z[w]``, the batch estimate of
   ``log(1 + χ²(p‖q_θ))`` with ``p = |f|/I``: the variance loss made scale-free (the same for
@@ -39,6 +42,7 @@ __all__ = [
     "PATHWISE_LOSSES",
     "forward_kl_loss",
     "pathwise_log_chi2_loss",
+    "pathwise_moment_spread",
     "pathwise_reverse_kl_loss",
     "pathwise_variance_loss",
     "reverse_kl_loss",
@@ -75,6 +79,24 @@ def reverse_kl_loss(
 def pathwise_variance_loss(w: Float[Array, " N"]) -> Float[Array, ""]:
     """``E_z[w²]`` for ``w = f(T_θ(z))·|det ∂T_θ/∂z|`` (gradients through ``T`` and ``f``)."""
     return jnp.mean(w**2)
+
+
+def pathwise_moment_spread(w: Float[Array, " N"], p: float) -> Float[Array, ""]:
+    """``(E_z|w|^p)^{2/p} − (E_z w)²`` for ``w = f(T_θ(z))·|det ∂T_θ/∂z|``, ``p ≥ 2`` (the
+    variance at ``p = 2``; non-negative by the power-mean inequality). The ``p``-norm is
+    taken in logarithms relative to the batch mean of ``|w|``, so float32 weights do not
+    overflow at large ``p``. A batch whose weights all vanish gives 0."""
+    if not p >= 2:
+        raise ValueError(f"the moment p must be at least 2, got {p}")
+    magnitude = jnp.abs(w)
+    scale = jax.lax.stop_gradient(jnp.mean(magnitude))
+    scale = jnp.where(scale > 0, scale, 1.0)
+    ratio = magnitude / scale
+    positive = ratio > 0
+    log_ratio = jnp.where(positive, jnp.log(jnp.where(positive, ratio, 1.0)), -jnp.inf)
+    log_moment = jax.nn.logsumexp(p * log_ratio) - jnp.log(w.shape[0])
+    norm = jnp.where(jnp.any(positive), jnp.exp(2.0 / p * jnp.where(jnp.any(positive), log_moment, 0.0)), 0.0)
+    return scale**2 * (norm - jnp.mean(w / scale) ** 2)
 
 
 def pathwise_reverse_kl_loss(w: Float[Array, " N"], *, log_f_floor: float = -700.0) -> Float[Array, ""]:

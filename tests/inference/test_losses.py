@@ -14,6 +14,7 @@ from tolerance import assert_close, assert_within_sigma
 from diffsim.inference.losses import (
     forward_kl_loss,
     pathwise_log_chi2_loss,
+    pathwise_moment_spread,
     pathwise_reverse_kl_loss,
     pathwise_variance_loss,
     reverse_kl_loss,
@@ -142,3 +143,32 @@ def test_reverse_kl_floor_is_finite_where_f_vanishes():
     value, grad = jax.value_and_grad(lambda w: pathwise_reverse_kl_loss(w, log_f_floor=-50.0))(w)
     assert_close(value, -(-50.0 + 0.0 + np.log(2.0)) / 3, rtol=1e-14)
     assert np.all(np.isfinite(grad))
+
+
+def test_pathwise_moment_spread_is_the_p_norm_spread():
+    """Exact identities: the variance at p = 2, (E w^p)^(2/p) − (E w)² otherwise (float64
+    reference), derivatives against central differences, float32 weights whose w^p is
+    beyond the float32 range, a vanishing batch, and p < 2 refused."""
+    w = jax.random.uniform(jax.random.key(3), (500,), jnp.float64) ** 3 * 40.0
+    assert_close(pathwise_moment_spread(w, 2.0), jnp.var(w), rtol=1e-12, what="p = 2 is the variance")
+    reference = np.mean(np.asarray(w) ** 4) ** 0.5 - np.mean(np.asarray(w)) ** 2
+    assert_close(pathwise_moment_spread(w, 4.0), reference, rtol=1e-12, what="p = 4")
+    assert pathwise_moment_spread(w, 8.0) > pathwise_moment_spread(w, 4.0) > pathwise_moment_spread(w, 2.0)
+
+    grad = jax.grad(lambda v: pathwise_moment_spread(v, 6.0))(w)
+    picks = np.asarray(jnp.argsort(w))[[0, 250, 499]]
+    for i in picks:
+        step = 1e-5 * float(jnp.mean(w))
+        up, down = (pathwise_moment_spread(w.at[i].add(s), 6.0) for s in (step, -step))
+        assert_close(grad[i], (up - down) / (2 * step), rtol=1e-6, what=f"d S_6 / d w[{i}]")
+
+    outlier = jnp.asarray([1e8, 1e3, 3e3, 2e2], jnp.float32)  # w⁸ overflows float32 at 1e8
+    exact = np.mean(np.asarray(outlier, np.float64) ** 8) ** 0.25 - np.mean(np.asarray(outlier, np.float64)) ** 2
+    value = pathwise_moment_spread(outlier, 8.0)
+    assert value.dtype == jnp.float32
+    assert_close(float(value) / exact, 1.0, rtol=1e-5, what="float32 weights with an outlier, p = 8")
+
+    value, zero_grad = jax.value_and_grad(lambda v: pathwise_moment_spread(v, 8.0))(jnp.zeros(4))
+    assert float(value) == 0.0 and np.all(np.isfinite(np.asarray(zero_grad)))
+    with pytest.raises(ValueError, match="at least 2"):
+        pathwise_moment_spread(w, 1.5)

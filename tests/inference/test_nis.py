@@ -150,8 +150,10 @@ def test_single_channel_wrapper_trains_on_a_plain_integrand():
     assert after.rel_std < 0.5 * before.rel_std
 
 
-def test_pathwise_gradient_matches_finite_differences():
-    """d(loss)/d(one spline parameter) through the sample and the integrand vs central differences."""
+@pytest.mark.parametrize("moment", [2.0, 8.0])
+def test_pathwise_gradient_matches_finite_differences(moment):
+    """d(loss)/d(one spline parameter) through the sample and the integrand vs central
+    differences, for the stratified variance and the stratified 8-spread."""
     sampler = fresh()
     params, static = _partition(sampler)
     leaves, treedef = jax.tree_util.tree_flatten(params)
@@ -164,7 +166,7 @@ def test_pathwise_gradient_matches_finite_differences():
     def loss_of(theta):
         changed = [jnp.asarray(theta).reshape(leaf.shape) if i == target else leaf for i, leaf in enumerate(leaves)]
         p = jax.tree_util.tree_unflatten(treedef, changed)
-        return _pathwise_loss(p, static, sampler.active, TOY, jax.random.key(16), 256, "variance", 0.01)[0]
+        return _pathwise_loss(p, static, sampler.active, TOY, jax.random.key(16), 256, "variance", 0.01, moment)[0]
 
     theta = np.asarray(leaves[target]).ravel()
     indices = np.arange(0, theta.size, max(1, theta.size // 6))
@@ -177,6 +179,18 @@ def test_pathwise_gradient_matches_finite_differences():
 
     numeric = central_difference(restricted, theta[indices], eps=1e-6)
     assert_close(grad, numeric, rtol=1e-5, atol=1e-8 * np.abs(numeric).max(), what="pathwise gradient")
+
+
+def test_weight_moment_is_for_pathwise_variance_training_only():
+    sampler = fresh()
+    for options in (dict(mode="buffered"), dict(mode="pathwise", loss="reverse_kl")):
+        with pytest.raises(ValueError, match="pathwise variance training only"):
+            train(jax.random.key(19), sampler, TOY, n_steps=1, batch_size=64, weight_moment=4.0, progress=False, **options)
+    with pytest.raises(ValueError, match=">= 2"):
+        train(jax.random.key(19), sampler, TOY, n_steps=1, batch_size=64, mode="pathwise", weight_moment=1.0, progress=False)
+    state = train(jax.random.key(19), sampler, TOY, n_steps=2, batch_size=64, mode="pathwise", weight_moment=8.0,
+                  progress=False)
+    assert int(state.step) == 2 and np.all(np.isfinite(np.asarray(state.losses[:2])))
 
 
 def test_resumed_training_reproduces_the_uninterrupted_run(tmp_path):
