@@ -120,7 +120,8 @@ def top_pairs():
 
 
 PHYSICS = {"pp_ee_zprime": drell_yan_zprime, "pp_tt": top_pairs}
-OURS = ("vegas", "flow", "mc", "mc+vegas", "mc+vegas+pathwise", "mc+vegas+pathwise+unweighting")
+PATHWISE = ("mc+vegas+pathwise", "mc+vegas+pathwise+unweighting")
+OURS = ("vegas", "flow", "mc", "mc+vegas", *PATHWISE)
 MOMENTS = {"mc+vegas+pathwise+unweighting": 8.0}
 """``weight_moment`` of pathwise training per method (2, the variance, otherwise). On the
 Drell–Yan toy (1e6 calls, seeds 0/1/2, the BUDGETS below): p = 3 gave rel_std 0.0392–0.0406
@@ -129,8 +130,7 @@ and unweighting efficiency 0.435–0.477, p = 4 0.041–0.042 and 0.474–0.494,
 0.559 in two seeds, while the third diverged (moments then taken without logarithms); the
 variance: 0.039 and 0.38–0.46."""
 FLOW = dict(n_layers=4, n_bins=16, hidden=32, depth=2)
-FLOWS = {(DrellYanZPrimeToy, method): dict(n_layers=6, n_bins=32, hidden=64, depth=2)
-         for method in ("mc+vegas+pathwise", "mc+vegas+pathwise+unweighting")}
+FLOWS = {(DrellYanZPrimeToy, method): dict(n_layers=6, n_bins=32, hidden=64, depth=2) for method in PATHWISE}
 """Flow sizes per (integrand, method) where they differ from ``FLOW``. On the Drell–Yan toy
 (1e6 calls, seed 0) pathwise training reached rel_std 0.081 with the default flows and 0.054
 with 6 layers of 32-bin splines and 64-unit conditioners; the width mattered most (32 units:
@@ -148,15 +148,14 @@ estimate at step 1 and NaN parameters at step 2."""
 BUFFER_REUSE = 3
 VEGAS_FRACTION = 0.3
 VEGAS_ITERATIONS = 10
-BUDGETS = {(DrellYanZPrimeToy, method): dict(vegas_fraction=0.55, learning_rate=5e-3)
-           for method in ("mc+vegas+pathwise", "mc+vegas+pathwise+unweighting")}
+BUDGETS = {(DrellYanZPrimeToy, method): dict(vegas_fraction=0.55, learning_rate=5e-3) for method in PATHWISE}
 """Share of the training calls given to VEGAS initialisation and the peak learning rate, per
 (integrand, method) where they differ from ``VEGAS_FRACTION`` and ``LEARNING_RATE``. A VEGAS
 call costs far less than a pathwise one (Drell–Yan toy at share 0.55: 0.53 CPU s for the
 VEGAS iterations, 8.3 s for the 585 pathwise steps), so a larger VEGAS share buys training
 time. Pathwise on the Drell–Yan toy, 1e6 calls, one XLA thread, rel_std of seeds 0/1/2 and
-warm training CPU s: share 0.3, rate 3e-3: 0.0395/0.0394, 13.1 s; share 0.55, rate 3e-3: 0.0397/0.0411, 8.9 s;
-rate 5e-3: 0.0382/0.0388/0.0391, 8.9–9.3 s; rate 7e-3: 0.0378/0.0385/0.0392; share 0.6,
+warm training CPU s: share 0.3, rate 3e-3: 0.0395/0.0394, 13.1 s; share 0.55, rate 3e-3:
+0.0397/0.0411, 8.9 s; rate 5e-3: 0.0382/0.0388/0.0391, 8.9–9.3 s; rate 7e-3: 0.0378/0.0385/0.0392; share 0.6,
 rate 3e-3: 0.0409/0.0422/0.0417, 8.1–9.7 s; share 0.7: 0.046, 6.2–6.9 s."""
 
 

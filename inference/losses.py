@@ -94,8 +94,10 @@ def pathwise_moment_spread(w: Float[Array, " N"], p: float) -> Float[Array, ""]:
     ratio = magnitude / scale
     positive = ratio > 0
     log_ratio = jnp.where(positive, jnp.log(jnp.where(positive, ratio, 1.0)), -jnp.inf)
-    log_moment = jax.nn.logsumexp(p * log_ratio) - jnp.log(w.shape[0])
-    norm = jnp.where(jnp.any(positive), jnp.exp(2.0 / p * jnp.where(jnp.any(positive), log_moment, 0.0)), 0.0)
+    # With any weight non-zero, the largest ratio is ≥ 1 and the log-moment finite.
+    some = jnp.any(positive)
+    log_moment = jnp.where(some, jax.nn.logsumexp(p * log_ratio) - jnp.log(w.shape[0]), 0.0)
+    norm = jnp.where(some, jnp.exp(2.0 / p * log_moment), 0.0)
     return scale**2 * (norm - jnp.mean(w / scale) ** 2)
 
 

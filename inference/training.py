@@ -17,8 +17,8 @@ The channels are combined into the variance of the stratified estimator at the o
 allocation ``N_c ∝ σ_c`` (arXiv:2212.06172, eq. 16): its gradient is
 ``Σ_c ∇Var_c / frac_c`` with ``frac_c = σ_c / Σ_j σ_j`` held fixed, which is the loss used
 (``frac_c`` floored at ``min_fraction``); pathwise training can put the channels'
-``p``-spreads in place of their variances (``weight_moment``). With the KL losses the flows learn the
-per-channel KL weighted by ``I_c/I`` and the channel weights keep the variance loss.
+``p``-spreads in place of their variances (``weight_moment``). With the KL losses the flows
+learn the per-channel KL weighted by ``I_c/I`` and the channel weights keep the variance loss.
 
 Checkpoints: with ``checkpoint=path`` the :class:`TrainingState` (sampler, optimiser state,
 step, call count, running channel estimates, loss history) is written atomically every
@@ -143,7 +143,7 @@ def _score_loss(params, static, active, draws, loss_name, min_fraction):
     return loss, (jnp.stack(integrals), jnp.stack(variances))
 
 
-def _pathwise_loss(params, static, active, integrand, key, n, loss_name, min_fraction, moment=2.0):
+def _pathwise_loss(params, static, active, integrand, key, n, loss_name, min_fraction, moment):
     sampler = _sampler(params, static, active)
     keys = jax.random.split(key, sampler.n_channels)
     variances, integrals, flow_losses = [], [], []
