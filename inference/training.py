@@ -114,10 +114,17 @@ def _draw(sampler: MultiChannelSampler, integrand, key: PRNGKeyArray, n: int):
 
 
 def _stratified(variances, min_fraction):
-    """``Σ_c Var_c / frac_c`` with ``frac_c = σ_c/Σσ`` fixed (module docstring)."""
-    sigmas = jax.lax.stop_gradient(jnp.sqrt(jnp.maximum(jnp.stack(variances), 0.0)))
-    fractions = jnp.maximum(sigmas / jnp.sum(sigmas), min_fraction)
-    return jnp.sum(jnp.stack(variances) / fractions)
+    """``Σ_c Var_c / frac_c`` with ``frac_c = σ_c/Σσ`` fixed (module docstring).
+
+    A reused (buffered) draw estimates ``Var_c`` as ``E_g[f²/(q g)] − Î_c²``, which can come
+    out at or below zero once the flows fit well; when it does for every channel, the
+    fractions are taken equal (``0/0`` otherwise: on prod2x, seed 1, buffered training hit
+    it at step 1219 and every parameter became NaN)."""
+    variances = jnp.stack(variances)
+    sigmas = jax.lax.stop_gradient(jnp.sqrt(jnp.maximum(variances, 0.0)))
+    total = jnp.sum(sigmas)
+    shares = jnp.where(total > 0, sigmas / jnp.where(total > 0, total, 1.0), 1.0 / sigmas.shape[0])
+    return jnp.sum(variances / jnp.maximum(shares, min_fraction))
 
 
 def _score_loss(params, static, active, draws, loss_name, min_fraction):

@@ -17,7 +17,7 @@ from diffsim.channels import ChannelPoint, SingleChannel
 from diffsim.inference.multichannel import multichannel_sampler, vegas_initialise
 from diffsim.inference.nis import integrate, sample_weighted
 from diffsim.inference.toys import Camel4, DrellYanZPrimeToy
-from diffsim.inference.training import _partition, _pathwise_loss, train, trainable
+from diffsim.inference.training import _partition, _pathwise_loss, _stratified, train, trainable
 
 TOY = DrellYanZPrimeToy()
 FLOW = dict(n_layers=2, n_bins=8, hidden=16, depth=1, dtype=jnp.float64)
@@ -122,6 +122,24 @@ def test_vegas_initialisation_lowers_the_spread(baseline_rel_std):
     # The VEGAS grids are fixed pre-maps, not trained parameters.
     flows_spec, _ = trainable(sampler)
     assert not any(jax.tree_util.tree_leaves(flows_spec[0].outer))
+
+
+def test_stratified_loss_stays_finite_when_no_variance_estimate_is_positive():
+    """A reused draw can estimate every channel's variance at or below zero; the loss and its
+    gradient must stay finite (they were 0/0 = NaN, which ended a prod2x training in NaN
+    parameters), with equal fractions in that case and ``σ_c/Σσ`` otherwise."""
+    def loss(scale, variances):
+        return _stratified([scale * v for v in variances], 0.01)
+
+    for variances, fractions in (
+        ([jnp.asarray(-2e-3)], [1.0]),
+        ([jnp.asarray(-1e-3), jnp.asarray(0.0), jnp.asarray(-4e-3)], [1 / 3] * 3),
+        ([jnp.asarray(4.0), jnp.asarray(1.0), jnp.asarray(0.0)], [2 / 3, 1 / 3, 0.01]),
+    ):
+        value, grad = jax.value_and_grad(loss)(1.0, variances)
+        expected = sum(float(v) / f for v, f in zip(variances, fractions))
+        assert_close(value, expected, rtol=1e-12, what=f"stratified loss of {variances}")
+        assert_close(grad, expected, rtol=1e-12, what="its derivative along the variances")
 
 
 def test_pathwise_training_needs_the_smooth_vegas_grid():
