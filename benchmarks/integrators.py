@@ -247,14 +247,18 @@ PEERS = ("peer-vegas", "peer-madnis", "peer-madnis+vegas")
 def run_peer(tool, toy, seed, calls, n_eval):
     """``peer-vegas`` (one grid per channel on multi-channel integrands, MG5-style),
     ``peer-madnis`` (mapped channels on the Drell–Yan toy, 2 learned channels on ringline,
-    one flow otherwise) and ``peer-madnis+vegas`` (the same, VEGAS-initialised)."""
+    one flow otherwise) and ``peer-madnis+vegas`` (the same, VEGAS-initialised; one flow on
+    ringline, since MadNIS 1.0.0's VEGAS pre-training needs channel-weight priors, which
+    learned channels do not have: it fails there with a ``TypeError`` in ``torch.gather``)."""
     if tool == "peer-vegas":
         grids = getattr(toy, "n_channels", 1) > 1
         row = peers.run_vegas(toy, seed=seed, n_train_calls=calls, n_eval=n_eval, multichannel_grids=grids)
     else:
-        channels = "mapped" if getattr(toy, "n_channels", 1) > 1 else (2 if isinstance(toy, RingLine) else None)
+        vegas_init = tool == "peer-madnis+vegas"
+        learned = 2 if isinstance(toy, RingLine) and not vegas_init else None
+        channels = "mapped" if getattr(toy, "n_channels", 1) > 1 else learned
         row = peers.run_madnis(toy, seed=seed, n_train_calls=calls, n_eval=n_eval, channels=channels,
-                               vegas_init=tool == "peer-madnis+vegas")
+                               vegas_init=vegas_init)
     row["tool"] = tool
     return row
 
