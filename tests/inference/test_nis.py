@@ -17,7 +17,13 @@ from diffsim.channels import ChannelPoint, SingleChannel
 from diffsim.inference.multichannel import multichannel_sampler, vegas_initialise
 from diffsim.inference.nis import integrate, sample_weighted
 from diffsim.inference.toys import Camel4, DrellYanZPrimeToy
-from diffsim.inference.training import _partition, _pathwise_loss, _stratified, train, trainable
+from diffsim.inference.training import (
+    _partition,
+    _pathwise_loss,
+    _stratified,
+    train,
+    trainable,
+)
 
 TOY = DrellYanZPrimeToy()
 FLOW = dict(n_layers=2, n_bins=8, hidden=16, depth=1, dtype=jnp.float64)
