@@ -5,11 +5,19 @@
 * σ(p p → e⁺e⁻, m_ℓℓ > 15 GeV) at 13 TeV in the Z′ model (M_Z′ = 400, Γ_Z′ = 0.5 GeV,
   Z-like couplings), μ_F = M_Z, αs irrelevant at this order.
 
-Flat sampling of each integrand's unit hypercube (the adaptive integrators arrive with their
-own issue); the Drell–Yan range of ŝ is split into pieces with a power-law map below the Z,
-Breit–Wigner maps on the Z and the Z′, and a power law above. Batches are accumulated until
-the requested relative error is reached, with a progress line per batch. Writes
-benchmarks/results/hadronic_xsec.json and .md.
+Two routes over the same integrands (each integrand's unit hypercube; the Drell–Yan range of
+ŝ is split into pieces with a power-law map below the Z, Breit–Wigner maps on the Z and the
+Z′, and a power law above):
+
+* flat Monte Carlo, batches accumulated until the requested relative error is reached, with
+  a progress line per batch;
+* product Gauss–Legendre cubature (:func:`diffsim.inference.integrate_gauss_legendre`) with
+  ``n × n`` nodes in (ŝ, rapidity), ``--angle-nodes`` in the polar angle and one in the
+  azimuth, at ``n = --nodes / 2`` and ``--nodes``; their difference is quoted as its error.
+  These are the references of the physics rows of ``benchmarks/integrators.py``, whose
+  errors are far below the Monte Carlo ones here.
+
+Writes benchmarks/results/hadronic_xsec.json and .md.
 """
 
 import argparse
@@ -25,6 +33,7 @@ import jax.numpy as jnp
 import diffsim
 from diffsim import pdf as pdfs
 from diffsim.hadronic import FixedScale, HadronicIntegrand
+from diffsim.inference import integrate_gauss_legendre
 from diffsim.models import ZPrimeModel, sm, zprime
 from diffsim.phasespace import BreitWignerInvariant, PowerLawInvariant
 
@@ -53,13 +62,23 @@ def integrate(integrands, target, batch, max_batches, seed):
     return value, error, sum(n for _, _, n in sums), time.perf_counter() - start
 
 
-def ttbar(pdf, args):
+def quadrature(integrands, nodes, angle_nodes):
+    """Product Gauss–Legendre sums of ``integrands`` (pb) at ``nodes // 2`` and ``nodes`` nodes
+    in (ŝ, y): ``(value at nodes, |difference|, seconds)``."""
+    start = time.perf_counter()
+    values = [
+        sum(float(integrate_gauss_legendre(lambda r, f=f: f(r).weight, (n, n, angle_nodes, 1))) for f in integrands)
+        for n in (nodes // 2, nodes)
+    ]
+    return values[1], abs(values[1] - values[0]), time.perf_counter() - start
+
+
+def ttbar(pdf):
     process = sm.hadronic_process("p p > t t~")
-    integrand = HadronicIntegrand(process, pdf, 13000.0, mu_f=FixedScale(173.0), alpha_s="model")
-    return integrate([integrand], args.target, args.batch, args.max_batches, seed=1)
+    return [HadronicIntegrand(process, pdf, 13000.0, mu_f=FixedScale(173.0), alpha_s="model")], 1
 
 
-def drell_yan_zprime(pdf, args):
+def drell_yan_zprime(pdf):
     params = ZPrimeModel()
     process = zprime.hadronic_process("p p > e+ e-", params)
     mz, wz = float(params.sm.mz), float(params.sm.wz)
@@ -74,7 +93,7 @@ def drell_yan_zprime(pdf, args):
                           s_hat_map=mapping, alpha_s="model")
         for lo, hi, mapping in pieces
     ]
-    return integrate(integrands, args.target, args.batch, args.max_batches, seed=2)
+    return integrands, 2
 
 
 def main():
@@ -82,6 +101,8 @@ def main():
     parser.add_argument("--target", type=float, default=1e-3, help="relative MC error to reach")
     parser.add_argument("--batch", type=int, default=200_000)
     parser.add_argument("--max-batches", type=int, default=200)
+    parser.add_argument("--nodes", type=int, default=256, help="Gauss–Legendre nodes in ŝ and in rapidity")
+    parser.add_argument("--angle-nodes", type=int, default=32, help="Gauss–Legendre nodes in the polar angle")
     args = parser.parse_args()
     diffsim.enable_x64()
     pdf = pdfs.load()
@@ -89,14 +110,22 @@ def main():
     for name, run in (("p p > t t~ (13 TeV, muF=muR=mt, aS=0.118)", ttbar),
                       ("p p > e+ e- (Z' model, 13 TeV, mll>15, muF=MZ)", drell_yan_zprime)):
         print(name, flush=True)
-        value, error, calls, seconds = run(pdf, args)
+        integrands, seed = run(pdf)
+        value, error, calls, seconds = integrate(integrands, args.target, args.batch, args.max_batches, seed)
+        exact, exact_error, exact_seconds = quadrature(integrands, args.nodes, args.angle_nodes)
+        print(f"  quadrature: {exact:.9g} ± {exact_error:.1g} pb, {exact_seconds:.0f} s", flush=True)
         rows[name] = {"value_pb": value, "error_pb": error, "relative_error": error / value,
-                      "calls": calls, "seconds": seconds}
+                      "calls": calls, "seconds": seconds, "quadrature_pb": exact,
+                      "quadrature_error_pb": exact_error, "quadrature_seconds": exact_seconds}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "hadronic_xsec.json").write_text(json.dumps({"pdf": "NNPDF31_lo_as_0118/0", "rows": rows}, indent=2))
-    lines = ["| process | σ (pb) | error (pb) | rel. error | calls | seconds |", "|---|---|---|---|---|---|"]
+    lines = ["| process | σ (pb), flat MC | error (pb) | rel. error | calls | seconds | σ (pb), quadrature | "
+             "its error (pb) | seconds |", "|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {k} | {v['value_pb']:.6g} | {v['error_pb']:.3g} | {v['relative_error']:.1e} | {v['calls']} | "
-              f"{v['seconds']:.0f} |" for k, v in rows.items()]
+              f"{v['seconds']:.0f} | {v['quadrature_pb']:.9g} | {v['quadrature_error_pb']:.1g} | "
+              f"{v['quadrature_seconds']:.0f} |" for k, v in rows.items()]
+    lines += ["", f"Quadrature: {args.nodes} × {args.nodes} Gauss–Legendre nodes in (ŝ, y), {args.angle_nodes} in "
+              f"the polar angle, error = difference to {args.nodes // 2} × {args.nodes // 2}."]
     (RESULTS / "hadronic_xsec.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -6,6 +6,8 @@ integrands; never imports :mod:`diffsim.models`.
 - :mod:`~diffsim.inference.result`: :class:`IntegrationResult`, what every estimate returns;
 - :mod:`~diffsim.inference.flat` and :mod:`~diffsim.inference.vegas`: flat Monte Carlo and
   VEGAS (adaptive grid, optional stratification; the grid is a reusable bijection);
+- :mod:`~diffsim.inference.quadrature`: product Gauss–Legendre cubature, for reference values
+  of smooth (mapped) integrands;
 - :mod:`~diffsim.inference.multichannel`, :mod:`~diffsim.inference.training`,
   :mod:`~diffsim.inference.nis`, :mod:`~diffsim.inference.losses`: MadNIS-style neural
   importance sampling — flows per channel, trained channel weights, online, buffered and
@@ -55,6 +57,7 @@ from diffsim.inference.multichannel import (
 )
 from diffsim.inference.nis import WeightedSample, integrate, sample_weighted
 from diffsim.inference.posterior import likelihood_model, run_nuts
+from diffsim.inference.quadrature import gauss_legendre_rule, integrate_gauss_legendre
 from diffsim.inference.result import IntegrationResult
 from diffsim.inference.streaming import stream_events, unweighted_chunk
 from diffsim.inference.training import TrainingState, train
@@ -91,9 +94,11 @@ __all__ = [
     "event_weights",
     "fit_max_likelihood",
     "forward_kl_loss",
+    "gauss_legendre_rule",
     "integrate",
     "integrate_events",
     "integrate_flat",
+    "integrate_gauss_legendre",
     "integrate_vegas",
     "likelihood_model",
     "mem_log_likelihood",

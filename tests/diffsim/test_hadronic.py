@@ -20,9 +20,10 @@ from diffsim.hadronic import (
     HadronicIntegrand,
     InvariantMass,
 )
+from diffsim.inference import integrate_gauss_legendre
 from diffsim.models import StandardModel, ZPrimeModel, sm, zprime
 from diffsim.models.particles import lookup
-from diffsim.phasespace import BreitWignerInvariant
+from diffsim.phasespace import BreitWignerInvariant, PowerLawInvariant
 from diffsim.units import PB_PER_INVERSE_GEV2
 
 SQRT_S = 13000.0
@@ -168,6 +169,29 @@ def test_ttbar_full_chain_matches_quadrature(pdf):
     exact = quadrature(pdf, partonic, (2 * MT) ** 2 * (1 + 1e-12), SQRT_S**2, MT)
     assert_within_sigma(value, error, exact, what="p p > t t~")
     assert error / value < 0.01
+
+
+def test_full_chain_cubature_matches_the_closed_form_quadrature(pdf):
+    """The chain integrated deterministically (product Gauss–Legendre over its unit hypercube,
+    ``integrate_gauss_legendre``) against the one-dimensional quadratures of the closed-form σ̂:
+    2·10⁻⁵ relative, where the Monte Carlo tests above resolve 1 %. Measured: 3.7e-6 for
+    e⁺e⁻ with 20 < m_ℓℓ < 60 GeV (Z′ model, 32 × 32 nodes in (ŝ, y)) and 4.1e-6 for t t̄
+    (zero width, 64 × 64 × 16 angle nodes); beyond that the PDF grid's piecewise-cubic
+    interpolation, not the rule, limits the convergence."""
+    flavours = {lookup(q).pdg_id: (lambda s, q=q: drell_yan_sigma_hat(s, q, ZPrimeModel())) for q in "udscb"}
+    drell_yan = HadronicIntegrand(zprime.hadronic_process("p p > e+ e-"), pdf, SQRT_S, mu_f=FixedScale(MZ),
+                                  s_hat_min=20.0**2, s_hat_max=60.0**2, s_hat_map=PowerLawInvariant(nu=1.0),
+                                  alpha_s="model")
+    value = integrate_gauss_legendre(lambda r: drell_yan(r).weight, (32, 32, 2, 1))
+    assert_close(value, quadrature(pdf, flavours, 20.0**2, 60.0**2, MZ, n=320), rtol=2e-5, what="p p > e+ e-")
+
+    partonic = {21: lambda s: ttbar_sigma_hat(s, "gg")}
+    partonic.update({q: (lambda s: ttbar_sigma_hat(s, "qq")) for q in (1, 2, 3, 4, 5)})
+    top_pairs = HadronicIntegrand(sm.hadronic_process("p p > t t~", StandardModel(wt=0.0)), pdf, SQRT_S,
+                                  mu_f=FixedScale(MT), alpha_s="model")
+    value = integrate_gauss_legendre(lambda r: top_pairs(r).weight, (64, 64, 16, 1))
+    exact = quadrature(pdf, partonic, (2 * MT) ** 2 * (1 + 1e-12), SQRT_S**2, MT, n=640)
+    assert_close(value, exact, rtol=2e-5, what="p p > t t~")
 
 
 def test_gradients_of_the_integrand(pdf):
