@@ -76,12 +76,27 @@ def zprime_example():
 
 def toy_study():
     """The study's pieces: integrand, σ_fid, ``generate(key, n)``, proposal context, θ₀, the
-    flow and training settings and the per-event VEGAS settings (iterations, calls each)."""
+    flow and training settings and the per-event VEGAS settings (iterations, calls each).
+
+    The flow proposal mixes in 2 % of the toy's defensive density (the Breit–Wigner or the
+    resolution alone, :class:`~diffsim.inference.BreitWignerOrResolution`), which covers both
+    modes of the tail events, and trains on events a quarter of which are uniform over the
+    window. Without them, 3 of 4 seeds had tail events at relative spreads of 1–14 per call."""
     toy = BreitWignerGaussian()
     theta = {"mass": jnp.asarray(172.5)}
+
+    def training_events(key, n):
+        """A quarter uniform over the window, the rest simulated at θ₀: the tails, where few
+        events lie and the integrand has its second mode, are seen often enough."""
+        simulated_key, uniform_key = jax.random.split(key)
+        uniform = jax.random.uniform(uniform_key, (n // 4,), minval=toy.window[0], maxval=toy.window[1])
+        return toy.generate(simulated_key, theta, n).at[: n // 4].set(uniform)
+
     return {"name": "BW⊗Gauss toy (a)", "integrand": toy.integrand, "sigma_fid": toy.sigma_fid,
-            "generate": lambda key, n: toy.generate(key, theta, n), "context": toy.context, "dim": 1,
-            "context_dim": 1, "theta": theta, "flow": {"n_layers": 3, "n_bins": 32, "hidden": 64},
+            "generate": lambda key, n: toy.generate(key, theta, n), "training_events": training_events,
+            "context": toy.context, "dim": 1, "context_dim": 1, "theta": theta,
+            "flow": {"n_layers": 3, "n_bins": 32, "hidden": 64},
+            "defensive": toy.defensive_density(), "defensive_fraction": 0.02,
             "train": {"n_steps": 2400, "events": 16, "points": 8, "loss": "log_chi2", "lr": 3e-3},
             "vegas": [(2, 100), (3, 200), (5, 500), (5, 1000)], "n_bins": 50, "map_calls": 0,
             "start": {"mass": jnp.asarray(173.5)},
@@ -138,7 +153,8 @@ def evaluate(key, s, events, proposal, n_eval):
 
 def flow_row(key, s, train_events, test_events, args):
     flow = unit_hypercube_flow(jax.random.fold_in(key, 0), s["dim"], context_dim=s["context_dim"], **s["flow"])
-    proposal = FlowProposal(flow, s["context"], batch_size=16)
+    proposal = FlowProposal(flow, s["context"], batch_size=16, defensive=s.get("defensive"),
+                            defensive_fraction=s.get("defensive_fraction", 0.0))
     t = s["train"]
     # Clipping the gradient norm keeps the rare huge weights of early steps from throwing
     # the flow off (toy, reverse KL, one seed: RMS relative spread of the weights 0.18 -> 0.10).
@@ -217,7 +233,7 @@ def fit_vs_scan(key, s, proposal, args):
 
 def run_study(s, args):
     key = jax.random.key(args.seed)
-    train_events = s["generate"](jax.random.fold_in(key, 0), args.train_events)
+    train_events = s.get("training_events", s["generate"])(jax.random.fold_in(key, 0), args.train_events)
     test_events = s["generate"](jax.random.fold_in(key, 1), args.test_events)
     flow, proposal = flow_row(jax.random.fold_in(key, 2), s, train_events, test_events, args)
     rows = [flow, *vegas_rows(jax.random.fold_in(key, 3), s, test_events, args)]

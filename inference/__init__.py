@@ -48,7 +48,7 @@ from diffsim.inference.mem_flow import (
     ProposalTraining,
     train_flow_proposal,
 )
-from diffsim.inference.mem_toy import BreitWignerGaussian
+from diffsim.inference.mem_toy import BreitWignerGaussian, BreitWignerOrResolution
 from diffsim.inference.mem_vegas import VegasProposal, adapt_vegas_proposal
 from diffsim.inference.multichannel import (
     MultiChannelSampler,
@@ -73,6 +73,7 @@ from diffsim.inference.vegas import SmoothVegasMap, Vegas, VegasMap, VegasState,
 
 __all__ = [
     "BreitWignerGaussian",
+    "BreitWignerOrResolution",
     "FitResult",
     "FlowProposal",
     "IntegrationResult",

@@ -138,6 +138,20 @@ def test_pathwise_log_chi2_loss_and_gradient_match_quadrature():
     assert np.isfinite(value) and np.all(zero_grad == 0)
 
 
+def test_stratified_probabilities_weigh_the_strata():
+    """With ``probabilities`` the expectations are Σ p_k g(w_k): equal probabilities give the
+    plain means, and two strata of a mixture q = ½ q₁ + ½ q₂ drawn 3 and 1 times weigh
+    their points 1/6 and 1/2 (hand computation)."""
+    w = jnp.array([0.5, 1.0, 1.5, 4.0])
+    uniform = jnp.full(4, 0.25)
+    assert_close(pathwise_log_chi2_loss(w, uniform), pathwise_log_chi2_loss(w), rtol=1e-14)
+    assert_close(pathwise_reverse_kl_loss(w, uniform), pathwise_reverse_kl_loss(w), rtol=1e-14)
+    p = jnp.array([1 / 6, 1 / 6, 1 / 6, 1 / 2])
+    m1, m2 = (0.5 + 1.0 + 1.5) / 6 + 4.0 / 2, (0.25 + 1.0 + 2.25) / 6 + 16.0 / 2
+    assert_close(pathwise_log_chi2_loss(w, p), np.log(m2) - 2 * np.log(m1), rtol=1e-14)
+    assert_close(pathwise_reverse_kl_loss(w, p), -(np.log(0.5) + np.log(1.5)) / 6 - np.log(4.0) / 2, rtol=1e-14)
+
+
 def test_reverse_kl_floor_is_finite_where_f_vanishes():
     w = jnp.array([0.0, 1.0, 2.0])
     value, grad = jax.value_and_grad(lambda w: pathwise_reverse_kl_loss(w, log_f_floor=-50.0))(w)
