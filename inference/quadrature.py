@@ -9,10 +9,11 @@ analytic on the closed cube (algebraically, about as ``n^{-3}``, where the integ
 square-root edge such as a production threshold).
 
 Its use here is reference values: once the phase-space maps have flattened an integrand's
-peaks, ``10⁵`` nodes give a hadronic cross section to ``10⁻⁶`` (flat Monte Carlo would need
-about ``10¹²`` points), so the pulls of the Monte Carlo integrators can be judged against a
-value whose own error is negligible. There is no error estimate from one rule: compare two
-node counts (e.g. ``n`` and ``2n``).
+peaks, ``10⁵``–``10⁶`` nodes give a hadronic cross section to a few ``10⁻⁶`` (flat Monte
+Carlo, with weights spreading by 1.6–2.8 times their mean, would need about ``10¹²``
+points), so the pulls of the Monte Carlo integrators can be judged against a value whose
+own error is negligible. There is no error estimate from one rule: compare two node counts
+(e.g. ``n`` and ``2n``).
 """
 
 from collections.abc import Sequence
