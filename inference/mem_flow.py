@@ -191,14 +191,13 @@ def _train(key, proposal, integrand, events, theta, optimizer, event_loss, n_ste
 
         def one(args):
             event_key, event = args
-            if not n_defensive:
-                z = jax.random.uniform(event_key, (n_pts, dim), dtype=dtype)
-                r, log_det = flow.forward_and_log_det(z, proposal._rows(event, n_pts))
-                return event_loss(integrand(r, event, theta) * jnp.exp(log_det))
-            z_key, defensive_key = jax.random.split(event_key)
+            # Without a defensive part the event's key draws the flow's points directly.
+            z_key, defensive_key = jax.random.split(event_key) if n_defensive else (event_key, None)
             n_flow = n_pts - n_defensive
             z = jax.random.uniform(z_key, (n_flow, dim), dtype=dtype)
             r, log_det = flow.forward_and_log_det(z, proposal._rows(event, n_flow))
+            if not n_defensive:
+                return event_loss(integrand(r, event, theta) * jnp.exp(log_det))
             r_defensive = proposal.defensive.sample(defensive_key, event, n_defensive).astype(r.dtype)
             log_q_flow = jnp.concatenate([-log_det, flow.log_prob(r_defensive, proposal._rows(event, n_defensive))])
             r = jnp.concatenate([r, r_defensive])

@@ -35,54 +35,6 @@ from jaxtyping import Array, Float, PRNGKeyArray
 __all__ = ["BreitWignerGaussian", "BreitWignerOrResolution"]
 
 
-class BreitWignerOrResolution(eqx.Module):
-    """The hard mass from one factor of the toy's integrand at a time, as a density on the
-    Breit–Wigner coordinate ``r = ½ + arctan(2(m − M₀)/Γ₀)/π`` at the reference parameters:
-    with probability ``prior_share`` the Breit–Wigner itself (flat in ``r``), otherwise the
-    detector resolution around the observed mass, ``m ~ N(x, σ)``. A fixed, event-dependent
-    density for a proposal's defensive component (:class:`~diffsim.inference.FlowProposal`).
-
-    In the tails of the observed mass (``|x − M₀| ≳ 2σ``) the integrand in ``r`` has two
-    modes, one per factor: a plateau (the hard mass at the peak, weighted by the Gaussian's
-    tail) and a sliver ``~ σΓ/(x − M₀)²`` wide at an edge of ``r`` (the hard mass near ``x``).
-    This density reaches both. It is
-    ``q(r | x) = s + (1 − s) N(m(r); x, σ) · dm/dr`` with ``dm/dr = (πΓ₀/2)(1 + tan²(π(r − ½)))``.
-
-    Attributes: ``mass`` ``M₀`` and ``width`` ``Γ₀`` of the map, ``resolution`` ``σ`` (GeV),
-    ``prior_share`` ``s`` in ``[0, 1]``.
-    """
-
-    mass: float = eqx.field(static=True)
-    width: float = eqx.field(static=True)
-    resolution: float = eqx.field(static=True)
-    prior_share: float = eqx.field(static=True, default=0.5)
-
-    def __check_init__(self):
-        if not 0 <= self.prior_share <= 1:
-            raise ValueError(f"prior_share must lie in [0, 1], got {self.prior_share}")
-
-    def sample(self, key: PRNGKeyArray, x: Float[Array, ""], n: int) -> Float[Array, "n 1"]:
-        """``n`` points ``r (n, 1)`` for the event with observed mass ``x``."""
-        dtype = jnp.result_type(float)
-        pick_key, prior_key, resolution_key = jax.random.split(key, 3)
-        m = x + self.resolution * jax.random.normal(resolution_key, (n,), dtype=dtype)
-        resolution = 0.5 + jnp.arctan(2 * (m - self.mass) / self.width) / math.pi
-        prior = jax.random.uniform(prior_key, (n,), dtype=dtype)
-        return jnp.where(jax.random.uniform(pick_key, (n,)) < self.prior_share, prior, resolution)[:, None]
-
-    def log_prob(self, r: Float[Array, "N 1"], x: Float[Array, ""]) -> Float[Array, " N"]:
-        """``log q(r | x)`` of points ``r (N, 1)``."""
-        t = jnp.tan(math.pi * (r[:, 0] - 0.5))
-        z = (self.mass + 0.5 * self.width * t - x) / self.resolution
-        log_resolution = (-0.5 * z**2 - 0.5 * math.log(2 * math.pi) - math.log(self.resolution)
-                          + math.log(0.5 * math.pi * self.width) + jnp.log1p(t**2))
-        if self.prior_share == 0:
-            return log_resolution
-        if self.prior_share == 1:
-            return jnp.zeros_like(log_resolution)
-        return jnp.logaddexp(math.log(self.prior_share), math.log1p(-self.prior_share) + log_resolution)
-
-
 class BreitWignerGaussian(eqx.Module):
     """The toy (module docstring); the defaults are those of issue 6.
 
@@ -126,10 +78,10 @@ class BreitWignerGaussian(eqx.Module):
         r = ((jnp.arange(self.n_nodes) + 0.5) / self.n_nodes)[:, None]
         return jnp.mean(self.efficiency(self.hard_mass(r, theta)))
 
-    def defensive_density(self, prior_share: float = 0.5) -> BreitWignerOrResolution:
+    def defensive_density(self, prior_share: float = 0.5) -> "BreitWignerOrResolution":
         """The density in ``r`` of one factor at a time at the reference ``(M₀, Γ)``
         (:class:`BreitWignerOrResolution`), for a proposal's defensive component."""
-        return BreitWignerOrResolution(self.mass, self.width, self.resolution, prior_share)
+        return BreitWignerOrResolution(self, prior_share)
 
     def context(self, x: Float[Array, ""]) -> Float[Array, " 1"]:
         """Standardised feature ``(x − M₀)/σ`` of an event, for a conditional proposal."""
@@ -147,3 +99,51 @@ class BreitWignerGaussian(eqx.Module):
         (index,) = jnp.nonzero(inside, size=n)
         x = eqx.error_if(x, jnp.sum(inside) < n, "too few accepted events drawn; raise the oversampling")
         return x[index]
+
+
+class BreitWignerOrResolution(eqx.Module):
+    """The hard mass from one factor of the toy's integrand at a time, as a density on the
+    Breit–Wigner coordinate ``r = ½ + arctan(2(m − M₀)/Γ₀)/π`` at the reference parameters:
+    with probability ``prior_share`` the Breit–Wigner itself (flat in ``r``), otherwise the
+    detector resolution around the observed mass, ``m ~ N(x, σ)``. A fixed, event-dependent
+    density for a proposal's defensive component (:class:`~diffsim.inference.FlowProposal`).
+
+    In the tails of the observed mass (``|x − M₀| ≳ 2σ``) the integrand in ``r`` has two
+    modes, one per factor: a plateau (the hard mass at the peak, weighted by the Gaussian's
+    tail) and a sliver ``~ σΓ/(x − M₀)²`` wide at an edge of ``r`` (the hard mass near ``x``).
+    This density reaches both. It is
+    ``q(r | x) = s + (1 − s) N(m(r); x, σ) · dm/dr`` with ``dm/dr = (πΓ₀/2)(1 + tan²(π(r − ½)))``.
+
+    Attributes: ``toy`` (its ``mass`` ``M₀``, ``width`` ``Γ₀`` and ``resolution`` ``σ``),
+    ``prior_share`` ``s`` in ``[0, 1]``.
+    """
+
+    toy: BreitWignerGaussian
+    prior_share: float = eqx.field(static=True, default=0.5)
+
+    def __check_init__(self):
+        if not 0 <= self.prior_share <= 1:
+            raise ValueError(f"prior_share must lie in [0, 1], got {self.prior_share}")
+
+    def sample(self, key: PRNGKeyArray, x: Float[Array, ""], n: int) -> Float[Array, "n 1"]:
+        """``n`` points ``r (n, 1)`` for the event with observed mass ``x``."""
+        dtype = jnp.result_type(float)
+        toy = self.toy
+        pick_key, prior_key, resolution_key = jax.random.split(key, 3)
+        m = x + toy.resolution * jax.random.normal(resolution_key, (n,), dtype=dtype)
+        resolution = 0.5 + jnp.arctan(2 * (m - toy.mass) / toy.width) / math.pi
+        prior = jax.random.uniform(prior_key, (n,), dtype=dtype)
+        return jnp.where(jax.random.uniform(pick_key, (n,)) < self.prior_share, prior, resolution)[:, None]
+
+    def log_prob(self, r: Float[Array, "N 1"], x: Float[Array, ""]) -> Float[Array, " N"]:
+        """``log q(r | x)`` of points ``r (N, 1)``."""
+        toy = self.toy
+        m = toy.hard_mass(r, {"mass": toy.mass})
+        z = (m - x) / toy.resolution
+        log_dm_dr = math.log(0.5 * math.pi * toy.width) + jnp.log1p((2 * (m - toy.mass) / toy.width) ** 2)
+        log_resolution = -0.5 * z**2 - 0.5 * math.log(2 * math.pi) - math.log(toy.resolution) + log_dm_dr
+        if self.prior_share == 0:
+            return log_resolution
+        if self.prior_share == 1:
+            return jnp.zeros_like(log_resolution)
+        return jnp.logaddexp(math.log(self.prior_share), math.log1p(-self.prior_share) + log_resolution)

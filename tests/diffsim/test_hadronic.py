@@ -61,6 +61,11 @@ def drell_yan_sigma_hat(s, quark, zprime_params=None):
     return (1 / 3) * math.pi * ALPHA**2 / (2 * s) * total / 4 * 8 / 3 * PB_PER_INVERSE_GEV2
 
 
+def drell_yan_by_flavour(zprime_params=None):
+    """``{parton id: σ̂(ŝ)}`` of q q̄ → e⁺e⁻ for q = u, d, s, c, b (for :func:`quadrature`)."""
+    return {lookup(q).pdg_id: (lambda s, q=q: drell_yan_sigma_hat(s, q, zprime_params)) for q in "udscb"}
+
+
 def quadrature(pdf, sigma_hat_by_flavour, s_min, s_max, mu_f, mass=None, width=None, n=160):
     """σ = ∫ dŝ/S ∫ dy Σ [f_a(x₁) f_b(x₂)] σ̂_ab(ŝ) by Gauss–Legendre on an (ŝ, y) grid, with a
     Breit–Wigner substitution in ŝ when ``mass`` is given (logarithmic otherwise).
@@ -130,7 +135,7 @@ def test_drell_yan_full_chain_matches_quadrature(pdf, model):
         weights = evaluate(integrand, jax.random.uniform(jax.random.key(seed), (50_000, 4), dtype=jnp.float64))
         results.append((float(weights.mean()), float(weights.std()) / math.sqrt(weights.size)))
     value, error = sum(v for v, _ in results), math.sqrt(sum(e**2 for _, e in results))
-    flavours = {lookup(q).pdg_id: (lambda s, q=q: drell_yan_sigma_hat(s, q, extra)) for q in "udscb"}
+    flavours = drell_yan_by_flavour(extra)
     exact = quadrature(pdf, flavours, 60.0**2, 350.0**2, MZ, mass=MZ, width=WZ) + quadrature(
         pdf, flavours, 350.0**2, 500.0**2, MZ, mass=peaks[2], width=peaks[3]
     )
@@ -151,6 +156,11 @@ def ttbar_sigma_hat(s, channel, alpha_s=0.118):
     return value * PB_PER_INVERSE_GEV2
 
 
+def ttbar_by_flavour():
+    """``{parton id: σ̂(ŝ)}`` of g g → t t̄ and q q̄ → t t̄ for the five light quarks (for :func:`quadrature`)."""
+    return {21: lambda s: ttbar_sigma_hat(s, "gg"), **{q: (lambda s: ttbar_sigma_hat(s, "qq")) for q in (1, 2, 3, 4, 5)}}
+
+
 def test_ttbar_closed_forms_reproduce_the_analytic_table(shared_data):
     text = (shared_data / "xsec" / "analytic_numbers.txt").read_text()
     for energy, qq, gg in re.findall(r"sqrt\(shat\)=\s*([\d.]+)\s+sigmahat\(q q~ -> t t~\)=([\d.e+-]+) pb\s+sigmahat\(g g -> t t~\)=([\d.e+-]+)", text):
@@ -164,8 +174,7 @@ def test_ttbar_full_chain_matches_quadrature(pdf):
     process = sm.hadronic_process("p p > t t~", StandardModel(wt=0.0))
     integrand = HadronicIntegrand(process, pdf, SQRT_S, mu_f=FixedScale(MT), alpha_s="model")
     value, error = monte_carlo(integrand, 100_000, seed=1)
-    partonic = {21: lambda s: ttbar_sigma_hat(s, "gg")}
-    partonic.update({q: (lambda s: ttbar_sigma_hat(s, "qq")) for q in (1, 2, 3, 4, 5)})
+    partonic = ttbar_by_flavour()
     exact = quadrature(pdf, partonic, (2 * MT) ** 2 * (1 + 1e-12), SQRT_S**2, MT)
     assert_within_sigma(value, error, exact, what="p p > t t~")
     assert error / value < 0.01
@@ -178,15 +187,14 @@ def test_full_chain_cubature_matches_the_closed_form_quadrature(pdf):
     e⁺e⁻ with 20 < m_ℓℓ < 60 GeV (Z′ model, 32 × 32 nodes in (ŝ, y)) and 4.1e-6 for t t̄
     (zero width, 64 × 64 × 16 angle nodes); beyond that the PDF grid's piecewise-cubic
     interpolation, not the rule, limits the convergence."""
-    flavours = {lookup(q).pdg_id: (lambda s, q=q: drell_yan_sigma_hat(s, q, ZPrimeModel())) for q in "udscb"}
+    flavours = drell_yan_by_flavour(ZPrimeModel())
     drell_yan = HadronicIntegrand(zprime.hadronic_process("p p > e+ e-"), pdf, SQRT_S, mu_f=FixedScale(MZ),
                                   s_hat_min=20.0**2, s_hat_max=60.0**2, s_hat_map=PowerLawInvariant(nu=1.0),
                                   alpha_s="model")
     value = integrate_gauss_legendre(lambda r: drell_yan(r).weight, (32, 32, 2, 1))
     assert_close(value, quadrature(pdf, flavours, 20.0**2, 60.0**2, MZ, n=320), rtol=2e-5, what="p p > e+ e-")
 
-    partonic = {21: lambda s: ttbar_sigma_hat(s, "gg")}
-    partonic.update({q: (lambda s: ttbar_sigma_hat(s, "qq")) for q in (1, 2, 3, 4, 5)})
+    partonic = ttbar_by_flavour()
     top_pairs = HadronicIntegrand(sm.hadronic_process("p p > t t~", StandardModel(wt=0.0)), pdf, SQRT_S,
                                   mu_f=FixedScale(MT), alpha_s="model")
     value = integrate_gauss_legendre(lambda r: top_pairs(r).weight, (64, 64, 16, 1))
@@ -270,7 +278,7 @@ def test_diagram_channels_reproduce_the_cross_section(pdf):
         w = point.prior[:, c] * point.weight
         values.append(float(w.mean()))
         variances.append(float(w.var()) / w.size)
-    flavours = {lookup(q).pdg_id: (lambda s, q=q: drell_yan_sigma_hat(s, q, ZPrimeModel())) for q in "udscb"}
+    flavours = drell_yan_by_flavour(ZPrimeModel())
     exact = quadrature(pdf, flavours, 60.0**2, 350.0**2, MZ, mass=MZ, width=WZ) + quadrature(
         pdf, flavours, 350.0**2, 500.0**2, MZ, mass=400.0, width=0.5
     )
