@@ -12,7 +12,9 @@ float64 and float32, both value-and-grads) run in turn within each repeat, so th
 grad/value ratios compare runs made under the same conditions. Wall-clock times and the load
 average are recorded alongside in the JSON. Targets (issue 3): g g > t t~ ≥ 10⁶
 evaluations/s per core in float64, value-and-grad ≤ 3× the value, compile ≤ 10 s per
-process.
+process. Every program is compiled with diffsim's amplitude-kernel compiler settings
+(:mod:`diffsim.kernel_compilation`); the float64 value and the parameter value-and-grad are
+also compiled and timed with XLA's default CPU settings, in the same repeats.
 
 Writes benchmarks/results/matrix_elements.json and .md. Usage:
 
@@ -35,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import diffsim
+from diffsim.kernel_compilation import kernel_compiler_options
 from diffsim.models import sm, zprime
 from diffsim.phasespace import RamboOnDiet
 
@@ -83,36 +86,39 @@ def measure(model_name, name, batch, repeats):
     row = {"model": model_name, "process": name, "batch": batch, "diagrams": process.n_diagrams,
            "helicities": len(process.helicity_table())}
     programs, keys = [], []
+
+    def add(key, function, args, options):
+        executable, row[f"compile_s_{key}"], row[f"compile_wall_s_{key}"] = compiled(
+            jax.jit(function, compiler_options=options), *args)
+        programs.append((executable, args))
+        keys.append(key)
+
+    def total(q, theta):
+        return process.matrix_element(q, theta).sum()
+
+    kernel = kernel_compiler_options()
     for dtype in (jnp.float64, jnp.float32):
         p = momenta_for(process, batch, dtype)
         params = jax.tree_util.tree_map(lambda x, dtype=dtype: jnp.asarray(x, dtype), process.model)
         key = "f64" if dtype == jnp.float64 else "f32"
-        value, row[f"compile_s_{key}"], row[f"compile_wall_s_{key}"] = compiled(
-            jax.jit(lambda q, theta: process.matrix_element(q, theta)), p, params
-        )
-        programs.append((value, (p, params)))
-        keys.append(key)
+        add(key, process.matrix_element, (p, params), kernel)
         if dtype == jnp.float64:
             row["n_inputs"] = len(jax.tree_util.tree_leaves(params))
-
-            def total(q, theta):
-                return process.matrix_element(q, theta).sum()
-
             # Gradient w.r.t. the model inputs (argument 1) and w.r.t. the momenta (argument 0).
-            for grad_key, argnums in (("value_and_grad", 1), ("momentum_grad", 0)):
-                grad, row[f"compile_s_{grad_key}"], row[f"compile_wall_s_{grad_key}"] = compiled(
-                    jax.jit(jax.value_and_grad(total, argnums=argnums)), p, params
-                )
-                programs.append((grad, (p, params)))
-                keys.append(grad_key)
+            add("value_and_grad", jax.value_and_grad(total, argnums=1), (p, params), kernel)
+            add("momentum_grad", jax.value_and_grad(total, argnums=0), (p, params), kernel)
+            # The same value and parameter gradient with XLA's default CPU settings.
+            add("f64_default", process.matrix_element, (p, params), None)
+            add("value_and_grad_default", jax.value_and_grad(total, argnums=1), (p, params), None)
     cpu_s, wall_s = best_times(programs, repeats)
     cpu, wall = dict(zip(keys, cpu_s)), dict(zip(keys, wall_s))
-    for key in ("f64", "f32"):
+    for key in ("f64", "f32", "f64_default"):
         row[f"evals_per_s_{key}"] = batch / cpu[key]
         row[f"evals_per_wall_s_{key}"] = batch / wall[key]
-    row["value_and_grad_per_s_f64"] = batch / cpu["value_and_grad"]
-    row["grad_cost_ratio"] = cpu["value_and_grad"] / cpu["f64"]
-    row["grad_cost_ratio_wall"] = wall["value_and_grad"] / wall["f64"]
+    for suffix in ("", "_default"):
+        row[f"value_and_grad_per_s_f64{suffix}"] = batch / cpu[f"value_and_grad{suffix}"]
+        row[f"grad_cost_ratio{suffix}"] = cpu[f"value_and_grad{suffix}"] / cpu[f"f64{suffix}"]
+        row[f"grad_cost_ratio_wall{suffix}"] = wall[f"value_and_grad{suffix}"] / wall[f"f64{suffix}"]
     row["momentum_grad_cost_ratio"] = cpu["momentum_grad"] / cpu["f64"]
     row["momentum_grad_cost_ratio_wall"] = wall["momentum_grad"] / wall["f64"]
     row["load_average"] = os.getloadavg()[0]
@@ -123,23 +129,29 @@ def markdown(rows):
     lines = [
         (
             "| process | diagrams | f64 evals/s/core | f32 evals/s/core | value+grad evals/s "
-            "| grad/value cost | momentum grad/value cost | compile s (value / value+grad / momentum grad) | load |"
+            "| grad/value cost | momentum grad/value cost | compile s (value / value+grad / momentum grad) "
+            "| XLA defaults: f64 evals/s, value+grad evals/s, grad/value, compile s | load |"
         ),
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| `{r['process']}` ({r['model']}) | {r['diagrams']} | {r['evals_per_s_f64']:.3g} | "
             f"{r['evals_per_s_f32']:.3g} | {r['value_and_grad_per_s_f64']:.3g} | {r['grad_cost_ratio']:.2f} | "
             f"{r['momentum_grad_cost_ratio']:.2f} | {r['compile_s_f64']:.1f} / {r['compile_s_value_and_grad']:.1f} / "
-            f"{r['compile_s_momentum_grad']:.1f} | {r['load_average']:.1f} |"
+            f"{r['compile_s_momentum_grad']:.1f} | {r['evals_per_s_f64_default']:.3g}, "
+            f"{r['value_and_grad_per_s_f64_default']:.3g}, {r['grad_cost_ratio_default']:.2f}, "
+            f"{r['compile_s_f64_default']:.1f} / {r['compile_s_value_and_grad_default']:.1f} | "
+            f"{r['load_average']:.1f} |"
         )
     lines.append("")
     lines.append(
         f"Batch {rows[0]['batch']}, one pinned core; times are process CPU time (best of repeats), "
-        "load = 1-minute load average of the (shared) machine during the row. Momentum grad: value and "
-        "gradient of the batch sum w.r.t. the momenta (what pathwise training through |M|² takes); "
-        "no target in issue 3."
+        "load = 1-minute load average of the (shared) machine during the row. Compiled with "
+        "diffsim's amplitude-kernel settings (`diffsim.kernel_compiler_options()`), except the "
+        "XLA-defaults column (same programs, XLA's default CPU settings, same run). Momentum grad: "
+        "value and gradient of the batch sum w.r.t. the momenta (what pathwise training through "
+        "|M|² takes); no target in issue 3."
     )
     return "\n".join(lines) + "\n"
 

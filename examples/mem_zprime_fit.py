@@ -421,7 +421,7 @@ def negative_log_likelihood(study, events, sample, theta):
     return -jnp.sum(mem_log_likelihood(study.integrand, study.sigma_fid, events, sample, theta, batch_size=50)[0])
 
 
-@eqx.filter_jit
+@diffsim.kernel_jit
 def fit(study, events, sample, theta0):
     """Damped-Newton fit of θ (:func:`~diffsim.inference.fit_max_likelihood`) with a fixed
     sample, derivatives in forward mode (two parameters: no reverse tape of the matrix
@@ -438,7 +438,9 @@ def uniform_sample(key, events, n_points):
 
 generate = eqx.filter_jit(ZPrimeMEM.generate)
 """Jitted :meth:`ZPrimeMEM.generate` (the study is an argument, not a baked-in constant)."""
-nll = eqx.filter_jit(negative_log_likelihood)
+nll = diffsim.kernel_jit(negative_log_likelihood)
+"""Jitted :func:`negative_log_likelihood`, compiled with the amplitude-kernel settings as it is
+mostly matrix elements (so is :func:`fit`)."""
 
 
 def main(argv=None):

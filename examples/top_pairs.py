@@ -46,7 +46,7 @@ def main(argv=None):
     key = jax.random.key(args.seed)
     grid, _ = vegas.adapt(jax.random.fold_in(key, 0), lambda r: f(r).weight, args.adapt, args.points)
 
-    @jax.jit
+    @diffsim.kernel_jit
     def draw(k):
         y = jax.random.uniform(k, (args.points, f.n_dims))
         r, log_jac = grid.forward(y)

@@ -8,10 +8,11 @@ weights ``f(x)`` of shape ``(N,)``. The estimate of ``∫_{[0,1]^dim} f(x) dx`` 
 
 from collections.abc import Callable
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
+
+from diffsim.kernel_compilation import kernel_jit
 
 from .result import IntegrationResult
 
@@ -52,7 +53,7 @@ def evaluate_in_batches(
     return parts[0] if len(parts) == 1 else jnp.concatenate(parts)
 
 
-@eqx.filter_jit
+@kernel_jit
 def _flat_weights(key, integrand, dim: int, n_points: int, batch_size: int):
     x = jax.random.uniform(key, (n_points, dim), dtype=jnp.result_type(float))
     return evaluate_in_batches(integrand, x, batch_size)

@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
+from diffsim.kernel_compilation import kernel_jit
+
 from .mem import MEMIntegrand, ProposalSample, map_events, n_events
 from .result import IntegrationResult
 from .vegas import Vegas, VegasMap, _iteration
@@ -66,7 +68,7 @@ class VegasProposal(eqx.Module):
         return ProposalSample(r, log_q)
 
 
-@eqx.filter_jit
+@kernel_jit
 def adapt_vegas_proposal(
     key: PRNGKeyArray,
     integrand: MEMIntegrand,

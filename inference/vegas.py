@@ -22,6 +22,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 from tqdm.auto import tqdm
 
 from diffsim.flows import rational_quadratic_bin
+from diffsim.kernel_compilation import kernel_jit
 
 from .flat import Integrand, evaluate_in_batches
 from .result import IntegrationResult
@@ -370,7 +371,7 @@ class Vegas(eqx.Module):
         )[2]
 
 
-@eqx.filter_jit
+@kernel_jit
 def _iteration(key, integrand, vmap_: VegasMap, scores, vegas: Vegas, n_points: int):
     """One VEGAS iteration: sample, estimate, and the refined map and allocation.
 

@@ -63,6 +63,7 @@ from diffsim.amplitudes.wavefunctions import (
     scalar_wave,
     vector_wave,
 )
+from diffsim.kernel_compilation import kernel_jit
 from diffsim.models.particles import Particle
 
 __all__ = ["DiagramTopology", "External", "Process", "SChannel", "structurally_massless"]
@@ -347,23 +348,13 @@ class Process(eqx.Module):
         self, momenta: Float[Array, "*batch n 4"], params: eqx.Module | None = None
     ) -> Float[Array, "*batch"]:
         """Spin- and colour-averaged |M|² (MadGraph convention; dimension GeV^(8−2n))."""
-        factorisation = colour_factorisation(self.colour)
-
-        def reduce(amplitudes, scale):
-            return [_colour_form(amplitudes, factorisation, scale)]
-
-        return self._summed(momenta, params, reduce)[..., 0]
+        return _evaluate(self, "matrix_element", momenta, params)[..., 0]
 
     def diagram_squares(
         self, momenta: Float[Array, "*batch n 4"], params: eqx.Module | None = None
     ) -> Float[Array, "*batch n_diagrams"]:
         """Each diagram's own averaged, colour-summed |M_i|² (interference left out)."""
-        parts = self._diagram_parts()
-
-        def reduce(amplitudes, scale):
-            return [_colour_form([amplitudes[e] for e in terms], f, scale) for terms, f in parts]
-
-        return self._summed(momenta, params, reduce)
+        return _evaluate(self, "diagram_squares", momenta, params)
 
     def matrix_element_and_diagram_squares(
         self, momenta: Float[Array, "*batch n 4"], params: eqx.Module | None = None
@@ -371,14 +362,31 @@ class Process(eqx.Module):
         """:meth:`matrix_element` and :meth:`diagram_squares` side by side, ``[..., 0]`` and
         ``[..., 1:]``, from one evaluation of the amplitudes (what a multi-channel integrand
         with single-diagram priors needs at every point)."""
+        return _evaluate(self, "matrix_element_and_diagram_squares", momenta, params)
+
+    def colour_flow_squares(
+        self, momenta: Float[Array, "*batch n 4"], params: eqx.Module | None = None
+    ) -> Float[Array, "*batch n_flows"]:
+        """Leading-colour weight of each colour flow, ``K_kk Σ_hel |J_k|²`` (averaged like
+        |M|²), in the order of :attr:`colour_tags`: the probabilities (after normalising) with
+        which an event is given flow ``k``, as MadGraph assigns colour from its ``jamp²``
+        (Maltoni et al., hep-ph/0209271)."""
+        return _evaluate(self, "colour_flow_squares", momenta, params)
+
+    def _reduction(self, kind: str):
+        """``reduce(amplitudes, scale)`` of :meth:`_summed` for the public evaluation ``kind``:
+        the colour-summed squares it returns, per helicity configuration."""
         factorisation = colour_factorisation(self.colour)
-        parts = self._diagram_parts()
+        if kind == "colour_flow_squares":
+            return lambda amplitudes, scale: _flow_squares(amplitudes, factorisation, scale)
+        whole = kind != "diagram_squares"
+        parts = self._diagram_parts() if kind != "matrix_element" else []
 
         def reduce(amplitudes, scale):
             squares = [_colour_form([amplitudes[e] for e in terms], f, scale) for terms, f in parts]
-            return [_colour_form(amplitudes, factorisation, scale), *squares]
+            return [_colour_form(amplitudes, factorisation, scale)] * whole + squares
 
-        return self._summed(momenta, params, reduce)
+        return reduce
 
     def _diagram_parts(self) -> list[tuple[tuple[int, ...], "ColourFactorisation"]]:
         """Per diagram: its terms and the factorisation of their colour block."""
@@ -391,19 +399,20 @@ class Process(eqx.Module):
             parts.append((terms, colour_factorisation(block)))
         return parts
 
-    def colour_flow_squares(
-        self, momenta: Float[Array, "*batch n 4"], params: eqx.Module | None = None
-    ) -> Float[Array, "*batch n_flows"]:
-        """Leading-colour weight of each colour flow, ``K_kk Σ_hel |J_k|²`` (averaged like
-        |M|²), in the order of :attr:`colour_tags`: the probabilities (after normalising) with
-        which an event is given flow ``k``, as MadGraph assigns colour from its ``jamp²``
-        (Maltoni et al., hep-ph/0209271)."""
-        factorisation = colour_factorisation(self.colour)
 
-        def reduce(amplitudes, scale):
-            return _flow_squares(amplitudes, factorisation, scale)
+def _evaluate(process: Process, kind: str, momenta, params):
+    """The public evaluation ``kind`` of ``process``, compiled as one amplitude-kernel program
+    (:func:`~diffsim.kernel_compilation.kernel_jit`; inlined when called inside a ``jit``).
+    The parameters' Python numbers become arrays first, so that a scan over parameter values
+    reuses one compiled program."""
+    momenta = process._check_momenta(momenta)
+    params = process.model if params is None else params
+    return _compiled_evaluation(process, kind, momenta, jax.tree_util.tree_map(jnp.asarray, params))
 
-        return self._summed(momenta, params, reduce)
+
+@kernel_jit
+def _compiled_evaluation(process: Process, kind: str, momenta, params):
+    return process._summed(momenta, params, process._reduction(kind))
 
 
 EVENTS_PER_CHUNK = 1024

@@ -1,0 +1,75 @@
+"""Compiler settings for programs dominated by the amplitude kernels.
+
+XLA's CPU backend has two code generators for fused element-wise loops: the newer "fusion
+emitters" (its default since 2025) and the older loop emitters
+(``xla_cpu_use_fusion_emitters=False``). The helicity-amplitude kernels
+(:mod:`diffsim.amplitudes`) are thousands of element-wise operations on split real and
+imaginary parts; XLA's fusion pass copies the cheap producers into every consumer (the
+``g g > t t~ g`` program grows from 6 × 10³ to 4 × 10⁴ instructions, 12 × 10³ to 8 × 10⁴
+with its parameter derivatives), and the newer emitters take longer to compile that and
+run it slower. Measured on one core of this project's CPU machine (jax 0.10.2, batch
+2 × 10⁴; default settings → these):
+
+- ``e+ e- > mu+ mu-``: value 9.1 → 3.8 ms, value-and-gradient w.r.t. the model inputs
+  18.5 → 11.3 ms; compile 1.9 → 1.1 s and 4.7 → 3.2 s;
+- ``e+ e- > t t~``: 14.7 → 5.0 ms, 56.8 → 22.9 ms; compile 2.3 → 1.4 s, 5.9 → 4.2 s;
+- ``g g > t t~``: 9.2 → 7.0 ms, 30.1 → 27.5 ms; compile 1.9 → 1.3 s, 4.7 → 3.1 s;
+- ``g g > t t~ g``: 260 → 200 ms, 1274 → 924 ms; compile 10.9 → 7.1 s, 50.5 → 20.2 s;
+- the hadronic ``p p > t t~`` integrand (PDFs, phase space, |M|², batch 10⁵): 265 → 200 ms,
+  its value and gradient w.r.t. the point 1649 → 1503 ms; compile 5.4 → 3.3 s, 28 → 18 s.
+
+``benchmarks/matrix_elements.py`` measures every process both ways.
+
+Programs dominated by the normalizing flows are the other way round (the Drell–Yan toy's
+flow training took 1.3 times the CPU time with these settings), so they are not a global
+switch: :func:`kernel_jit` compiles one program with them. diffsim uses it where the
+integrand is the program: :class:`diffsim.models.Process`'s evaluations called outside a
+``jit``, VEGAS iterations, flat Monte Carlo and the per-event VEGAS proposals of the matrix
+element method (``examples/top_pairs.py``: 22.0 → 17.9 CPU s; VEGAS on the cheap benchmark
+toys is unchanged within 10 %). A ``jit`` inside another is inlined into the outer program
+and compiled with the outer one's settings, so compile a likelihood or fit step that is
+mostly matrix elements with :func:`kernel_jit` too (``examples/mem_zprime_fit.py``, 50
+events: fit 62 → 53 s, scan 24 → 19 s). Other backends compile with their defaults.
+"""
+
+import functools
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+from jax.extend.core import get_opaque_trace_state
+
+__all__ = ["kernel_compiler_options", "kernel_jit"]
+
+_OPTIONS = {"cpu": {"xla_cpu_use_fusion_emitters": False}}
+
+
+def kernel_compiler_options(backend: str | None = None) -> dict[str, object] | None:
+    """The XLA options of :func:`kernel_jit` on ``backend`` (default: JAX's default
+    backend), for ``jax.jit(..., compiler_options=...)``; ``None`` where the backend's
+    defaults are kept."""
+    options = _OPTIONS.get(jax.default_backend() if backend is None else backend)
+    return None if options is None else dict(options)
+
+
+def kernel_jit(fun: Callable) -> Callable:
+    """``eqx.filter_jit(fun)``, compiled with :func:`kernel_compiler_options` of the default
+    backend when called outside any JAX transformation; inside one (an outer ``jit``,
+    ``grad``, ``vmap``) the options are left out, as JAX takes them only for a top-level
+    ``jit``, and an outer ``jit``'s settings would apply anyway."""
+    compiled = {}
+
+    @functools.wraps(fun)
+    def call(*args, **kwargs):
+        backend = jax.default_backend()
+        top = get_opaque_trace_state() == _TOP_LEVEL
+        if (backend, top) not in compiled:
+            options = kernel_compiler_options(backend) if top else None
+            compiled[backend, top] = eqx.filter_jit(fun, compiler_options=options)
+        return compiled[backend, top](*args, **kwargs)
+
+    return call
+
+
+_TOP_LEVEL = get_opaque_trace_state()
+"""The trace outside every transformation (one evaluation trace, shared by all threads)."""
