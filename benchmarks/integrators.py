@@ -57,6 +57,7 @@ from diffsim.inference.multichannel import multichannel_sampler, vegas_initialis
 from diffsim.inference.nis import sample_weighted
 from diffsim.inference.toys import Camel4, DrellYanZPrimeToy, Prod2x, RingLine
 from diffsim.inference.training import train
+from diffsim.kernel_compilation import uses_amplitude_kernels
 from diffsim.models import sm, zprime
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -80,6 +81,10 @@ class PhysicsTarget(eqx.Module):
     def __init__(self, channels, exact):
         self.channels, self.exact = channels, exact
         self.n_channels, self.dim = channels.n_channels, channels.dim
+
+    @property
+    def amplitude_kernels(self):
+        return uses_amplitude_kernels(self.channels)
 
     def channel_integrand(self, c, r):
         return self.channels.channel_integrand(c, r)

@@ -30,6 +30,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from diffsim.kernel_compilation import uses_amplitude_kernels
+
 __all__ = ["ChannelPoint", "EdgeMapped", "SingleChannel", "channel_points"]
 
 
@@ -56,6 +58,11 @@ class SingleChannel(eqx.Module):
     def n_channels(self) -> int:
         """Always 1."""
         return 1
+
+    @property
+    def amplitude_kernels(self) -> bool:
+        """Whether the wrapped function's amplitude kernels dominate it."""
+        return uses_amplitude_kernels(self.integrand)
 
     def channel_integrand(self, c: int, r: Float[Array, "N dim"]) -> ChannelPoint:
         """``f(r)`` with prior 1 and the point itself as features (``c`` must be 0)."""
@@ -132,6 +139,11 @@ class EdgeMapped(eqx.Module):
     def dim(self) -> int:
         """The wrapped integrand's dimension."""
         return self.integrand.dim
+
+    @property
+    def amplitude_kernels(self) -> bool:
+        """Whether the wrapped integrand's amplitude kernels dominate it."""
+        return uses_amplitude_kernels(self.integrand)
 
     def forward(self, t: Float[Array, "N dim"]) -> tuple[Float[Array, "N dim"], Float[Array, " N"]]:
         """``t → r`` and ``log|∂r/∂t|`` per point (the sum over the mapped coordinates)."""

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from diffsim.inference.multichannel import MultiChannelSampler
 from diffsim.inference.result import IntegrationResult
+from diffsim.kernel_compilation import kernel_jit
 
 __all__ = ["WeightedSample", "allocate", "integrate", "sample_weighted"]
 
@@ -63,7 +64,7 @@ def allocate(n_points: int, fractions: ArrayLike, channels: Sequence[int], *, mi
     return tuple(int(n) for n in counts)
 
 
-@eqx.filter_jit
+@kernel_jit(integrand="integrand")
 def _channel_batch(sampler: MultiChannelSampler, integrand, c: int, key: PRNGKeyArray, n: int):
     r, log_q = sampler.flows[c].sample_and_log_prob(key, n)
     return r, sampler.channel_weights(c, integrand.channel_integrand(c, r), log_q)

@@ -43,6 +43,7 @@ from diffsim.channels import channel_points
 from diffsim.inference.losses import LOSSES, PATHWISE_LOSSES, pathwise_moment_spread
 from diffsim.inference.multichannel import MultiChannelSampler
 from diffsim.inference.vegas import VegasMap
+from diffsim.kernel_compilation import kernel_jit
 
 __all__ = ["TrainingState", "train", "trainable"]
 
@@ -190,7 +191,7 @@ def _pathwise_update(state, integrand, key, optimizer, n, loss_name, min_fractio
     return _update(state, value, integrals, variances, optimizer.update, grads, params, static, calls, decay)
 
 
-@eqx.filter_jit
+@kernel_jit(integrand="integrand")
 def _run_steps(state, stop, integrand, key, optimizer, mode, cycle, n, loss_name, min_fraction, decay, moment):
     """Steps ``state.step .. stop - 1`` in one compiled ``lax.while_loop`` (``stop`` is traced,
     so every chunk length shares one program). Step ``s`` uses ``fold_in(key, s)``; the score

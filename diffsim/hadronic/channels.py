@@ -20,6 +20,7 @@ from jaxtyping import Array, Float
 
 from diffsim.channels import ChannelPoint
 from diffsim.hadronic.integrand import HadronicIntegrand
+from diffsim.kernel_compilation import uses_amplitude_kernels
 from diffsim.phasespace import BreitWignerInvariant, InvariantMap
 
 __all__ = ["HadronicChannels"]
@@ -65,6 +66,11 @@ class HadronicChannels(eqx.Module):
     def dim(self) -> int:
         """Dimension of the unit hypercube."""
         return self.integrand.n_dims
+
+    @property
+    def amplitude_kernels(self) -> bool:
+        """Whether the hadronic integrand's matrix elements dominate (always)."""
+        return uses_amplitude_kernels(self.integrand)
 
     def mapped_integrand(self, c: int) -> HadronicIntegrand:
         """The hadronic integrand with ŝ mapped by ``maps[c]``."""

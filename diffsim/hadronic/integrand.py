@@ -101,6 +101,12 @@ class HadronicIntegrand(eqx.Module):
         return 2 + 3 * len(self.process.channels[0].process.externals[2:]) - 4
 
     @property
+    def amplitude_kernels(self) -> bool:
+        """True: the matrix elements dominate an evaluation, so programs around it compile
+        with :func:`diffsim.kernel_jit`'s settings (:func:`~diffsim.kernel_compilation.uses_amplitude_kernels`)."""
+        return True
+
+    @property
     def channels(self):
         """The diagram topologies of each partonic channel (for multi-channel mappings)."""
         return tuple(channel.process.diagrams for channel in self.process.channels)

@@ -1,12 +1,17 @@
 """diffsim.kernel_compilation: the amplitude-kernel compiler settings reach XLA, kernel_jit
-composes with JAX's transformations, and a parameter scan compiles a matrix element once."""
+composes with JAX's transformations and applies them where the integrand asks for them, and a
+parameter scan compiles a matrix element once."""
 
 import jax
 import jax.numpy as jnp
 import pytest
 from tolerance import assert_close
 
-from diffsim.kernel_compilation import kernel_compiler_options, kernel_jit
+from diffsim import kernel_compilation, pdf
+from diffsim.channels import EdgeMapped, SingleChannel
+from diffsim.hadronic import FixedScale, HadronicChannels, HadronicIntegrand
+from diffsim.inference.toys import DrellYanZPrimeToy
+from diffsim.kernel_compilation import kernel_compiler_options, kernel_jit, uses_amplitude_kernels
 from diffsim.models import StandardModel, sm
 
 
@@ -57,3 +62,31 @@ def test_a_scan_over_python_number_parameters_compiles_the_matrix_element_once(c
     values.append(process.matrix_element(momenta, StandardModel(mz=92.0)))
     assert len(compilations) == first
     assert values[0][0] != values[1][0] != values[2][0]
+
+
+def test_hadronic_integrands_and_their_wrappers_declare_amplitude_kernels():
+    integrand = HadronicIntegrand(sm.hadronic_process("p p > t t~"), pdf.load(), 13000.0, mu_f=FixedScale(173.0))
+    channels = HadronicChannels.from_diagrams(integrand)
+    for declared in (integrand, channels, EdgeMapped(channels, {1: 2.0}), SingleChannel(integrand, integrand.n_dims)):
+        assert uses_amplitude_kernels(declared)
+    toy = DrellYanZPrimeToy()
+    for plain in (toy, EdgeMapped(toy, {1: 2.0}), SingleChannel(lambda r: r[:, 0], 2)):
+        assert not uses_amplitude_kernels(plain)
+
+
+class _Declared:
+    amplitude_kernels = True
+
+
+def test_kernel_jit_with_an_integrand_uses_the_options_only_when_it_declares_kernels(monkeypatch):
+    """Seen through an option XLA rejects: only the declared integrand's program gets it."""
+    monkeypatch.setattr(kernel_compilation, "_OPTIONS", {jax.default_backend(): {"xla_no_such_option": True}})
+
+    @kernel_jit(integrand="integrand")
+    def program(x, integrand):
+        return 2.0 * x
+
+    assert_close(program(jnp.ones(3), lambda r: r), 2.0 * jnp.ones(3), rtol=0.0)
+    with pytest.raises(Exception, match="No such compile option"):
+        program(jnp.ones(3), integrand=_Declared())
+    assert_close(jax.jit(lambda x: program(x, _Declared()))(jnp.ones(3)), 2.0 * jnp.ones(3), rtol=0.0)
