@@ -1,7 +1,7 @@
 """Compiler settings for programs dominated by the amplitude kernels.
 
 XLA's CPU backend has two code generators for fused element-wise loops: the newer "fusion
-emitters" (its default since 2025) and the older loop emitters
+emitters" (the default of the jax 0.10 series used here) and the older loop emitters
 (``xla_cpu_use_fusion_emitters=False``). The helicity-amplitude kernels
 (:mod:`diffsim.amplitudes`) are thousands of element-wise operations on split real and
 imaginary parts; XLA's fusion pass copies the cheap producers into every consumer (the
@@ -37,10 +37,12 @@ events: fit 62 → 53 s, scan 24 → 19 s). Other backends compile with their de
 
 import functools
 import inspect
+import warnings
 from collections.abc import Callable
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 from jax.extend.core import get_opaque_trace_state
 
 __all__ = ["kernel_compiler_options", "kernel_jit", "uses_amplitude_kernels"]
@@ -51,9 +53,24 @@ _OPTIONS = {"cpu": {"xla_cpu_use_fusion_emitters": False}}
 def kernel_compiler_options(backend: str | None = None) -> dict[str, object] | None:
     """The XLA options of :func:`kernel_jit` on ``backend`` (default: JAX's default
     backend), for ``jax.jit(..., compiler_options=...)``; ``None`` where the backend's
-    defaults are kept."""
-    options = _OPTIONS.get(jax.default_backend() if backend is None else backend)
-    return None if options is None else dict(options)
+    defaults are kept, also (with a warning, once) where this XLA no longer knows them."""
+    backend = jax.default_backend() if backend is None else backend
+    if backend not in _OPTIONS or not _accepted(backend):
+        return None
+    return dict(_OPTIONS[backend])
+
+
+@functools.cache
+def _accepted(backend: str) -> bool:
+    """Whether XLA compiles a trivial program on ``backend`` with its options."""
+    try:
+        x = jax.device_put(jnp.zeros(()), jax.devices(backend)[0])
+        jax.jit(lambda y: y + 1, compiler_options=_OPTIONS[backend]).lower(x).compile()
+    except jax.errors.JaxRuntimeError as error:
+        warnings.warn(f"XLA rejects diffsim's amplitude-kernel settings {_OPTIONS[backend]} ({error}); "
+                      "compiling with its defaults", RuntimeWarning, stacklevel=3)
+        return False
+    return True
 
 
 def uses_amplitude_kernels(integrand) -> bool:

@@ -11,7 +11,11 @@ from diffsim import kernel_compilation, pdf
 from diffsim.channels import EdgeMapped, SingleChannel
 from diffsim.hadronic import FixedScale, HadronicChannels, HadronicIntegrand
 from diffsim.inference.toys import DrellYanZPrimeToy
-from diffsim.kernel_compilation import kernel_compiler_options, kernel_jit, uses_amplitude_kernels
+from diffsim.kernel_compilation import (
+    kernel_compiler_options,
+    kernel_jit,
+    uses_amplitude_kernels,
+)
 from diffsim.models import StandardModel, sm
 
 
@@ -39,6 +43,17 @@ def test_xla_accepts_the_cpu_options_and_would_reject_a_wrong_one():
     assert_close(program(jnp.ones(5)), jnp.sin(1.0) * jnp.ones(5), rtol=1e-6)
     with pytest.raises(Exception, match="No such compile option"):
         jax.jit(lambda x: x, compiler_options={"xla_cpu_use_fusion_emitter": False}).lower(1.0).compile()
+
+
+def test_options_this_xla_does_not_know_fall_back_to_its_defaults_with_a_warning(monkeypatch):
+    monkeypatch.setattr(kernel_compilation, "_OPTIONS", {"cpu": {"xla_no_such_option": True}})
+    kernel_compilation._accepted.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="xla_no_such_option"):
+            assert kernel_compiler_options("cpu") is None
+        assert_close(kernel_jit(lambda x: 2.0 * x)(jnp.ones(3)), 2.0 * jnp.ones(3), rtol=0.0)
+    finally:
+        kernel_compilation._accepted.cache_clear()
 
 
 def test_kernel_jit_composes_with_jit_grad_and_vmap():
@@ -80,7 +95,7 @@ class _Declared:
 
 def test_kernel_jit_with_an_integrand_uses_the_options_only_when_it_declares_kernels(monkeypatch):
     """Seen through an option XLA rejects: only the declared integrand's program gets it."""
-    monkeypatch.setattr(kernel_compilation, "_OPTIONS", {jax.default_backend(): {"xla_no_such_option": True}})
+    monkeypatch.setattr(kernel_compilation, "kernel_compiler_options", lambda backend=None: {"xla_no_such_option": True})
 
     @kernel_jit(integrand="integrand")
     def program(x, integrand):
