@@ -16,7 +16,6 @@ Test hook: with ``DIFFSIM_STOP_AFTER_CHUNKS=k`` in the environment the run raise
 import functools
 import os
 
-import equinox as eqx
 import jax
 
 from diffsim.cli.card import RunCard, card_header
@@ -24,16 +23,19 @@ from diffsim.cli.errors import UserError
 from diffsim.cli.sampler import prepare
 from diffsim.cli.setup import build_run
 from diffsim.inference import stream_events, unweighted_chunk
+from diffsim.kernel_compilation import kernel_jit
 
 __all__ = ["STOP_AFTER_CHUNKS", "compiled_events", "generate"]
 
 STOP_AFTER_CHUNKS = "DIFFSIM_STOP_AFTER_CHUNKS"
 
 
-@eqx.filter_jit
+@kernel_jit
 def compiled_events(to_events, key, c, r, weight):
     """``to_events(key, c, r, weight)`` under ``jit`` (``to_events`` a pytree callable,
-    e.g. :class:`~diffsim.cli.setup.HadronicEvents`; ``c`` static): one compilation per channel."""
+    e.g. :class:`~diffsim.cli.setup.HadronicEvents`; ``c`` static): one compilation per
+    channel, with the amplitude-kernel settings (the colour flows and subprocess weights
+    are matrix elements)."""
     return to_events(key, c, r, weight)
 
 
