@@ -283,10 +283,9 @@ class Process(eqx.Module):
         overlaps the one before it instead of padding. Other backends evaluate the batch in
         one piece. Each chunk goes through :func:`_forward_parameter_derivatives`, which fixes
         how its derivatives are taken (forward-mode parameter columns, or the ordinary JVP
-        under ``jax.checkpoint``).
+        under ``jax.checkpoint``). ``momenta`` come checked and ``params`` resolved from
+        :func:`_evaluate`.
         """
-        momenta = self._check_momenta(momenta)
-        params = self.model if params is None else params
         batch = momenta.shape[:-2]
         size = math.prod(batch)
         if size == 0:
@@ -384,7 +383,7 @@ class Process(eqx.Module):
 
         def reduce(amplitudes, scale):
             squares = [_colour_form([amplitudes[e] for e in terms], f, scale) for terms, f in parts]
-            return [_colour_form(amplitudes, factorisation, scale)] * whole + squares
+            return ([_colour_form(amplitudes, factorisation, scale)] if whole else []) + squares
 
         return reduce
 
