@@ -66,7 +66,7 @@ from diffsim.amplitudes.wavefunctions import (
 from diffsim.kernel_compilation import kernel_jit
 from diffsim.models.particles import Particle
 
-__all__ = ["DiagramTopology", "External", "Process", "SChannel", "structurally_massless"]
+__all__ = ["DiagramTopology", "External", "FactoredAmplitudes", "Process", "SChannel", "structurally_massless"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +105,57 @@ class DiagramTopology:
     t_channels: tuple[Particle, ...] = ()
 
 
+@dataclasses.dataclass(frozen=True)
+class FactoredAmplitudes:
+    """Term amplitudes written as per-event combinations of shared helicity kernels,
+    ``A_e = Σ_k c_ek K_k``: the kernels ``K_k`` carry the helicity axes and none of the
+    parameters the process factors out; the coefficients ``c_ek`` (couplings, propagator
+    ratios) are per-event scalars without helicity axes.
+
+    :meth:`Process.term_amplitudes` may return this instead of a list. If the kernels are
+    :attr:`disjoint` (no helicity configuration has two of them non-zero, e.g. the chiral
+    halves of a massless fermion line, which conserves chirality), the helicity sum of a
+    colour form ``Q(A) = Σ_ee' A_e M_ee' A*_e'`` needs the kernels only through their
+    helicity-summed squares:
+
+        Σ_h Q(A) = Σ_k (Σ_h |K_k|²) Q(c_k),   c_k = (c_1k, c_2k, …),
+
+    so the factored parameters reach per-event quantities alone, and their derivatives cost
+    a few operations per event instead of a pass over every helicity configuration.
+    Otherwise the terms are :meth:`expanded` first. (Overlapping kernels would need their
+    interference sums ``Σ_h K_k K*_l``, which measured slower than expanding: e⁺e⁻ → tt̄ with
+    both chiral halves of the massive top line, 21 → 36 ms per 10⁵ events.)
+    """
+
+    kernels: tuple[SplitComplex, ...]
+    coefficients: tuple[tuple[tuple[int, SplitComplex], ...], ...]
+    """Per term: its ``(kernel index, coefficient)`` pairs."""
+    helicity_classes: tuple[tuple, ...]
+    """Per kernel: labels of the helicity configurations where it can be non-zero, one per
+    conserved quantity (the chirality of each massless fermion line), ``None`` where the
+    kernel is not restricted. Two kernels whose labels differ in some position never overlap."""
+
+    @property
+    def disjoint(self) -> bool:
+        """Whether no two kernels are non-zero in the same helicity configuration."""
+
+        def apart(k, l):
+            return any(
+                a is not None and b is not None and a != b
+                for a, b in zip(self.helicity_classes[k], self.helicity_classes[l], strict=True)
+            )
+
+        return all(apart(k, l) for k, l in itertools.combinations(range(len(self.kernels)), 2))
+
+    def expanded(self) -> list[SplitComplex]:
+        """The term amplitudes ``Σ_k c_ek K_k`` themselves."""
+        amplitudes = []
+        for pairs in self.coefficients:
+            parts = [self.kernels[k] * c for k, c in pairs]
+            amplitudes.append(sum(parts[1:], parts[0]))
+        return amplitudes
+
+
 class Process(eqx.Module):
     """Base class of tree-level processes; subclasses provide the diagram terms.
 
@@ -127,8 +178,11 @@ class Process(eqx.Module):
     colour_tags: tuple[tuple[tuple[int, int], ...], ...] = eqx.field(static=True)
 
     # -- to implement -------------------------------------------------------------------
-    def term_amplitudes(self, model: eqx.Module, waves: Sequence[Wave]) -> list[SplitComplex]:
-        """Kinematic amplitude of every term (kernel form), one :class:`SplitComplex` each."""
+    def term_amplitudes(
+        self, model: eqx.Module, waves: Sequence[Wave]
+    ) -> "list[SplitComplex] | FactoredAmplitudes":
+        """Kinematic amplitude of every term (kernel form), one :class:`SplitComplex` each,
+        or the terms as :class:`FactoredAmplitudes`."""
         if type(self).terms is Process.terms:
             raise NotImplementedError(f"{type(self).__name__} implements neither term_amplitudes nor terms")
         amplitudes = self.terms(model, [to_array(w) for w in waves])
@@ -158,6 +212,8 @@ class Process(eqx.Module):
         """Kinematic amplitudes ``(..., n_terms)`` of one helicity configuration from the
         external wavefunctions in CUDACPP layout (``(..., 6)``, scalars ``(..., 3)``)."""
         amplitudes = self.term_amplitudes(model, [from_array(jnp.asarray(w)) for w in wavefunctions])
+        if isinstance(amplitudes, FactoredAmplitudes):
+            amplitudes = amplitudes.expanded()
         common = self.common_coupling(model)
         if common is not None:
             amplitudes = [a * as_split(common) for a in amplitudes]
@@ -331,7 +387,14 @@ class Process(eqx.Module):
         packed = layout.pack_tree(params)
         waves = self._external_waves(momenta, packed, layout, axes)
         amplitudes = self.term_amplitudes(packed, waves)
-        values = jnp.stack([layout.sum_axes(v) for v in reduce(amplitudes, 1.0 / self.average_factor)], axis=-1)
+        scale = 1.0 / self.average_factor
+        if isinstance(amplitudes, FactoredAmplitudes) and not amplitudes.disjoint:
+            amplitudes = amplitudes.expanded()
+        if isinstance(amplitudes, FactoredAmplitudes):
+            summed = _factored_helicity_sums(amplitudes, reduce, scale, layout)
+        else:
+            summed = [layout.sum_axes(v) for v in reduce(amplitudes, scale)]
+        values = jnp.stack(summed, axis=-1)
         common = self.common_coupling(packed)
         if common is not None:
             values = values * layout.squeeze(jnp.asarray(common) ** 2)[..., None]
@@ -469,7 +532,11 @@ def _forward_parameter_derivatives(evaluate, momenta, leaves):
     and when several leaves are all cheap: one evaluation then carries all their tangents
     (where a batch of columns would widen the per-event part by their number), and nested
     forward derivatives (``jacfwd`` of ``jacfwd`` in a likelihood fit) trace one copy of
-    the kernels.
+    the kernels. If only per-event quantities depend on those cheap leaves (no array larger
+    than the output, as with :class:`FactoredAmplitudes`), the JVP goes without
+    ``jax.checkpoint``: its linearisation then keeps a few numbers per event, and reverse
+    mode never reruns the kernels (``e+ e- > mu+ mu-``, value-and-grad over value 4.1 → 2.0
+    against the checkpointed JVP, measured at batch 10⁵ on one core).
     """
     return evaluate(momenta, leaves)
 
@@ -483,9 +550,9 @@ def _forward_parameter_derivatives_jvp(evaluate, primals, tangents):
         i for i, t in enumerate(t_leaves)
         if not isinstance(t, SymbolicZero) and jnp.issubdtype(leaves[i].dtype, jnp.inexact)
     ]
-    shares = {}
+    shares, largest = {}, {}
     if wanted:
-        shares = _dependent_shares(jax.make_jaxpr(lambda *xs: evaluate(momenta, xs))(*leaves).jaxpr)
+        shares, largest = _dependent_work(jax.make_jaxpr(lambda *xs: evaluate(momenta, xs))(*leaves).jaxpr)
         wanted = [i for i in wanted if i in shares]
     expensive = [i for i in wanted if shares[i] > CHEAP_SHARE]
     cheap = [i for i in wanted if shares[i] <= CHEAP_SHARE]
@@ -502,6 +569,13 @@ def _forward_parameter_derivatives_jvp(evaluate, primals, tangents):
         xs, ts = [leaves[i] for i in wanted], [tangents[i] for i in wanted]
         if moving:
             return jax.jvp(jax.checkpoint(lambda q, x: vary(q, x, wanted)), (momenta, xs), (t_momenta, ts))
+        out_shape = jax.eval_shape(lambda: evaluate(momenta, leaves)).shape
+        layout = EventLayout(momenta.shape[:-2], ())
+        if all(largest[i] <= layout.blocks * layout.lanes * out_shape[-1] for i in wanted):
+            # Only per-event quantities depend on these leaves (FactoredAmplitudes): their
+            # linearisation stores a few numbers per event, where recomputing the kernels
+            # under jax.checkpoint would double the cost.
+            return jax.jvp(lambda x: vary(momenta, x, wanted), (xs,), (ts,))
         return jax.jvp(jax.checkpoint(lambda x: vary(momenta, x, wanted)), (xs,), (ts,))
 
     order = expensive + cheap
@@ -562,21 +636,22 @@ def _nested_columns(function, xs):
     return out, [column, *columns]
 
 
-def _dependent_shares(jaxpr) -> dict[int, float]:
-    """For each input of ``jaxpr`` that its outputs depend on, the share of the work that
-    depends on it: array elements produced by its dependent equations over all produced (an
-    equation's outputs are taken to depend on all of its inputs, so nested calls are handled
-    conservatively)."""
+def _dependent_work(jaxpr) -> tuple[dict[int, float], dict[int, int]]:
+    """For each input of ``jaxpr`` that its outputs depend on: the share of the work that
+    depends on it (array elements produced by its dependent equations over all produced),
+    and the size of the largest array among them. An equation's outputs are taken to depend
+    on all of its inputs, so nested calls are handled conservatively."""
     depends = {var: {i} for i, var in enumerate(jaxpr.invars)}
-    work, total = {}, 0
+    work, largest, total = {}, {}, 0
     for eqn in jaxpr.eqns:
         sources = set()
         for var in eqn.invars:
             sources |= depends.get(var, set()) if not isinstance(var, jax.extend.core.Literal) else set()
-        size = sum(math.prod(getattr(var.aval, "shape", ())) for var in eqn.outvars)
-        total += size
+        sizes = [math.prod(getattr(var.aval, "shape", ())) for var in eqn.outvars]
+        total += sum(sizes)
         for i in sources:
-            work[i] = work.get(i, 0) + size
+            work[i] = work.get(i, 0) + sum(sizes)
+            largest[i] = max(largest.get(i, 0), *sizes)
         if sources:
             for var in eqn.outvars:
                 depends[var] = sources
@@ -584,7 +659,7 @@ def _dependent_shares(jaxpr) -> dict[int, float]:
     for var in jaxpr.outvars:
         if not isinstance(var, jax.extend.core.Literal):
             used |= depends.get(var, set())
-    return {i: work.get(i, 0) / max(total, 1) for i in used}
+    return {i: work.get(i, 0) / max(total, 1) for i in used}, {i: largest.get(i, 0) for i in used}
 
 
 def _flatten_event_leaf(x, batch: tuple[int, ...]) -> Array:
@@ -687,6 +762,32 @@ def _colour_form(amplitudes: Sequence[SplitComplex], factorisation: ColourFactor
             if b:
                 total = total - _imag_part(Jk, Jl) * b
     return total
+
+
+def _factored_helicity_sums(factored: FactoredAmplitudes, reduce, scale: float, layout: EventLayout) -> list[Array]:
+    """The helicity sums of ``reduce``'s colour forms (each ``(blocks, lanes)``) for
+    mutually disjoint kernels (:attr:`FactoredAmplitudes.disjoint`): ``Σ_k (Σ_h |K_k|²) Q(c_k)``,
+    with ``Q(c_k)`` the colour form of kernel ``k``'s per-event coefficients."""
+
+    def per_event(z: SplitComplex) -> SplitComplex:
+        def squeeze(x):
+            if x is None or jnp.ndim(x) == 0:
+                return x
+            if math.prod(jnp.shape(x)) != layout.blocks * layout.lanes:
+                raise ValueError(f"a FactoredAmplitudes coefficient of shape {jnp.shape(x)} varies with helicity")
+            return layout.squeeze(x)
+
+        return SplitComplex(squeeze(z.re), squeeze(z.im))
+
+    zero = SplitComplex(0.0, None)
+    coefficients = [dict(pairs) for pairs in factored.coefficients]
+    totals = None
+    for k, kernel in enumerate(factored.kernels):
+        column = [per_event(c[k]) if k in c else zero for c in coefficients]
+        weight = layout.sum_axes(abs2(kernel))
+        terms = [weight * form for form in reduce(column, scale)]
+        totals = terms if totals is None else [t + u for t, u in zip(totals, terms)]
+    return [jnp.broadcast_to(t, (layout.blocks, layout.lanes)) for t in totals]
 
 
 def _real_part(x: SplitComplex, y: SplitComplex):

@@ -42,6 +42,7 @@ from diffsim.models.particles import Particle
 from diffsim.models.process import (
     DiagramTopology,
     External,
+    FactoredAmplitudes,
     Process,
     SChannel,
     colour_factorisation,
@@ -107,6 +108,10 @@ class FermionPairAnnihilation(Process):
         )
 
     def term_amplitudes(self, model, waves):
+        """The bosons' amplitudes as :class:`~diffsim.models.process.FactoredAmplitudes`:
+        kernels ``K_{χχ'}`` of unit chiral couplings through a massless propagator, shared by
+        the factored bosons, with per-event coefficients ``g_χ g'_χ' s/(s − M² + iMΓ)``; a
+        boson that keeps its full propagator is a kernel of its own."""
         fermion_in, _ = (self.externals[i].particle for i in self.incoming_pair)
         fermion_out, _ = (self.externals[i].particle for i in self.outgoing_pair)
         # Incoming line <f̄| Γ |f>: the antifermion's oxxxxx closes the fermion's ixxxxx.
@@ -116,35 +121,40 @@ class FermionPairAnnihilation(Process):
         couplings = [(model.vector_coupling(b, fermion_in), model.vector_coupling(b, fermion_out)) for b in self.bosons]
         massless_line = bool(self.chirality_pairs())
         factored = [is_static_zero(model.mass(b)) or massless_line for b in self.bosons]
-        chiral_in = any(f and not couplings_equal(*g_in) for f, (g_in, _) in zip(factored, couplings))
-        # K of the unit in-line currents: (L, R) halves, or the vector current alone.
-        units = {"L": (1.0, 0.0), "R": (0.0, 1.0)} if chiral_in else {"V": (1.0, 1.0)}
-        currents = {chirality: ffv_vector_current_wave(bra_in, ket_in, *unit, 0.0, 0.0) for chirality, unit in units.items()}
-        closings = {chirality: ffv_chiral_amplitudes_wave(bra_out, ket_out, c) for chirality, c in currents.items()}
-        if chiral_in:
-            closings["V"] = tuple(left + right for left, right in zip(closings["L"], closings["R"]))
-        flow = next(iter(currents.values())).momentum  # the pair's total momentum, as for every current
+        shared = [g for f, g in zip(factored, couplings) if f]
+        # The kernel basis: in-line chiralities (L, R) unless every factored boson couples
+        # vector-like there, out-line chiral halves (left, right) likewise.
+        chiral_in = any(not couplings_equal(*g_in) for g_in, _ in shared)
+        chiral_out = any(not couplings_equal(*g_out) for _, g_out in shared)
+        units = ((1.0, 0.0), (0.0, 1.0)) if chiral_in else ((1.0, 1.0),)
+        # A massless line conserves chirality: kernels of opposite chirality on it are never
+        # both non-zero in one helicity configuration.
+        conserved = [pair in self.chirality_pairs() for pair in (self.incoming_pair, self.outgoing_pair)]
+        kernels, classes, flow = [], [], None
+        for i, unit in enumerate(units if shared else ()):
+            current = ffv_vector_current_wave(bra_in, ket_in, *unit, 0.0, 0.0)
+            left, right = ffv_chiral_amplitudes_wave(bra_out, ket_out, current)
+            kernels.extend((left, right) if chiral_out else (left + right,))
+            for j in range(2 if chiral_out else 1):
+                classes.append((i if chiral_in and conserved[0] else None, j if chiral_out and conserved[1] else None))
+            flow = current.momentum  # the pair's total momentum, as for every current
 
-        amplitudes = []
+        coefficients = []
         for boson, (g_in, g_out), is_factored in zip(self.bosons, couplings, factored):
             mass, width = model.mass(boson), model.width(boson)
             if not is_factored:
                 current = ffv_vector_current_wave(bra_in, ket_in, *g_in, mass, width)
-                amplitudes.append(ffv_amplitude_wave(bra_out, ket_out, current, *g_out))
+                kernels.append(ffv_amplitude_wave(bra_out, ket_out, current, *g_out))
+                classes.append((None, None))
+                coefficients.append(((len(kernels) - 1, as_split(1.0)),))
                 continue
-            in_terms = [(g_in[0], "V")] if couplings_equal(*g_in) else [(g_in[0], "L"), (g_in[1], "R")]
             ratio = None if is_static_zero(mass) else propagator_ratio(flow, mass, width)
-            total = None
-            for g, chirality in in_terms:
-                left, right = closings[chirality]
-                if couplings_equal(*g_out):
-                    terms = [(left + right, g_out[0])]
-                else:
-                    terms = [(left, g_out[0]), (right, g_out[1])]
-                for closing, g_closing in terms:
+            pairs = []
+            for i, g in enumerate(g_in if chiral_in else g_in[:1]):
+                for j, g_closing in enumerate(g_out if chiral_out else g_out[:1]):
                     coefficient = as_split(g) * as_split(g_closing)
                     if ratio is not None:
                         coefficient = coefficient * ratio
-                    total = closing * coefficient if total is None else total + closing * coefficient
-            amplitudes.append(total)
-        return amplitudes
+                    pairs.append((i * (2 if chiral_out else 1) + j, coefficient))
+            coefficients.append(tuple(pairs))
+        return FactoredAmplitudes(tuple(kernels), tuple(coefficients), tuple(classes))

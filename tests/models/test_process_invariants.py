@@ -10,13 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from compile import jit_unfused
+from momenta import on_shell_momenta
 from tolerance import assert_close, central_difference
 
 from diffsim import kinematics as k
 from diffsim.models import StandardModel, ZPrimeModel, sm, zprime
-from diffsim.phasespace import RamboOnDiet
 
-SQRT_S = 1500.0
 PROCESSES = [("sm", name) for name in sm.PROCESSES] + [("zprime", name) for name in zprime.PROCESSES]
 # g g > t t~ g costs minutes of compilation per invariance test; the default run checks it
 # against MadGraph (test_madgraph_reference) and for gauge invariance and Bose symmetry,
@@ -43,20 +42,6 @@ def build_zero_top_width(model, name):
     O(Γ_t/m_t) ~ 1e-6 — a property of the scheme, not of the code."""
     narrow = StandardModel(wt=0.0)
     return build(model, name, narrow if model == "sm" else ZPrimeModel(sm=narrow))
-
-
-def on_shell_momenta(process, n, seed, sqrt_s=SQRT_S):
-    """Physical momenta (n, n_external, 4): beams along ±z, final state by RAMBO."""
-    masses = np.asarray(process.masses(), dtype=float)
-    e = sqrt_s / 2
-    beams = np.zeros((n, 2, 4))
-    beams[:, :, 0] = e
-    beams[:, 0, 3] = np.sqrt(e**2 - masses[0] ** 2)
-    beams[:, 1, 3] = -np.sqrt(e**2 - masses[1] ** 2)
-    rambo = RamboOnDiet(masses[2:])
-    r = jax.random.uniform(jax.random.key(seed), (n, rambo.n_random), dtype=jnp.float64)
-    final, _ = eqx.filter_jit(rambo.forward)(r, jnp.array([sqrt_s, 0.0, 0.0, 0.0]))
-    return jnp.concatenate([jnp.asarray(beams), final], axis=-2)
 
 
 def random_lorentz(p, seed):
