@@ -18,8 +18,12 @@ massless (``P·J = 0`` there). So each boson's amplitude is
 
 with ``K_{χχ'}`` the amplitude of unit chiral couplings through a massless propagator,
 computed once for all bosons (two currents and two closings however many bosons there
-are). The parameters then enter |M|² through per-event scalars only, and its derivatives
-w.r.t. couplings, boson masses and widths cost little beyond the value (see
+are), and returned as :class:`~diffsim.models.process.FactoredAmplitudes`. A massless line
+conserves chirality, so where every chiral split of the kernels is on a massless line
+(``e⁺e⁻ → μ⁺μ⁻``, Drell–Yan, ``qq̄ → QQ̄``) no two kernels overlap in a helicity
+configuration: the helicity sum needs only each kernel's summed square, and the couplings,
+boson masses and widths enter |M|² after it, through per-event numbers alone, so the
+derivatives w.r.t. them cost about the value again (see
 :func:`~diffsim.models.process._forward_parameter_derivatives`). A massive boson between
 two massive lines keeps its full propagator.
 """
