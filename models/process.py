@@ -786,10 +786,10 @@ def _factored_helicity_sums(factored: FactoredAmplitudes, reduce, scale: float, 
 
     zero = SplitComplex(0.0, None)
     coefficients = [dict(pairs) for pairs in factored.coefficients]
+    weights = layout.sum_axes_of([abs2(kernel) for kernel in factored.kernels])
     totals = None
-    for k, kernel in enumerate(factored.kernels):
+    for k, weight in enumerate(weights):
         column = [per_event(c[k]) if k in c else zero for c in coefficients]
-        weight = layout.sum_axes(abs2(kernel))
         terms = [weight * form for form in reduce(column, scale)]
         totals = terms if totals is None else [t + u for t, u in zip(totals, terms)]
     return [jnp.broadcast_to(t, (layout.blocks, layout.lanes)) for t in totals]

@@ -19,6 +19,7 @@ by repeating the last event; padded lanes are dropped on the way out, so they re
 cotangents. Everything is static: shapes depend only on the batch shape.
 """
 
+import functools
 import math
 
 import jax
@@ -93,6 +94,18 @@ class EventLayout:
             x = sum(parts[1:], parts[0])
         return x
 
+    def sum_axes_of(self, xs: "list[Array]") -> list[Array]:
+        """:meth:`sum_axes` of several arrays in one variadic reduction, so that XLA computes
+        them in one loop, and what they share (e.g. the helicity kernels of
+        :class:`~diffsim.models.process.FactoredAmplitudes`) once: four separate sums made
+        value-and-grad of ``e+ e- > mu+ mu-`` 2.1× its value, one reduction 1.4×. Derivatives
+        are taken through :meth:`sum_axes` of the tangents (XLA's variadic reduction has no
+        transpose rule for reverse mode)."""
+        if len(xs) == 1:
+            return [self.sum_axes(xs[0])]
+        xs = tuple(jnp.broadcast_to(jnp.asarray(x), self.full_shape) for x in xs)
+        return list(_summed_over_helicities(xs, self))
+
     def squeeze(self, x: ArrayLike) -> Array:
         """A packed event quantity ``(blocks, 1, …, 1, lanes)`` (or a scalar) as
         ``(blocks, lanes)``, the shape of :meth:`sum_axes`'s result."""
@@ -104,6 +117,19 @@ class EventLayout:
         rest = x.shape[2:]
         flat = x.reshape((self.blocks * self.lanes,) + rest)[: self.size]
         return flat.reshape(self.batch_shape + rest)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _summed_over_helicities(xs: tuple, layout: EventLayout) -> tuple:
+    """Each of ``xs`` (full shape) summed over the helicity axes, as one XLA reduction."""
+    zeros = tuple(jnp.zeros((), x.dtype) for x in xs)
+    return jax.lax.reduce(xs, zeros, lambda a, b: tuple(u + v for u, v in zip(a, b)),
+                          tuple(range(1, layout.n_axes + 1)))
+
+
+@_summed_over_helicities.defjvp
+def _summed_over_helicities_jvp(layout, primals, tangents):
+    return _summed_over_helicities(primals[0], layout), tuple(layout.sum_axes(t) for t in tangents[0])
 
 
 def static_helicities(values: np.ndarray, layout: EventLayout, axis: int, dtype) -> Array:

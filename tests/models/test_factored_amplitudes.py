@@ -100,3 +100,24 @@ def test_kernels_are_disjoint_only_if_every_pair_differs_in_a_label():
     assert not FactoredAmplitudes(kernels, coefficients, ((0, 0), (0, 1), (None, 1))).disjoint
     assert not FactoredAmplitudes(kernels, coefficients, ((0,), (0,), (1,))).disjoint
     np.testing.assert_array_equal(FactoredAmplitudes(kernels[:1], coefficients, ((None,),)).expanded()[0].re, 1.0)
+
+
+def test_sum_axes_of_matches_sum_axes_in_value_and_both_derivative_modes():
+    """The one-pass helicity sum equals the per-array sums, and its derivatives (forward and
+    reverse, through the transposable tangent rule) equal theirs."""
+    layout = EventLayout((37,), (2, 3))
+    keys = jax.random.split(jax.random.key(3), 3)
+    xs = [jax.random.normal(k, layout.full_shape) for k in keys]
+
+    def one_pass(xs):
+        return sum(jnp.sum(s * (i + 1)) for i, s in enumerate(layout.sum_axes_of([x * x for x in xs])))
+
+    def separate(xs):
+        return sum(jnp.sum(layout.sum_axes(x * x) * (i + 1)) for i, x in enumerate(xs))
+
+    for a, b in zip(layout.sum_axes_of(xs), [layout.sum_axes(x) for x in xs], strict=True):
+        assert_close(a, b, rtol=1e-13, atol=1e-13)
+    for a, b in zip(jax.grad(one_pass)(xs), jax.grad(separate)(xs), strict=True):
+        assert_close(a, b, rtol=1e-13)
+    tangents = [jnp.ones_like(x) for x in xs]
+    assert_close(jax.jvp(one_pass, (xs,), (tangents,))[1], jax.jvp(separate, (xs,), (tangents,))[1], rtol=1e-12)
