@@ -558,9 +558,10 @@ def _forward_parameter_derivatives_jvp(evaluate, primals, tangents):
         i for i, t in enumerate(t_leaves)
         if not isinstance(t, SymbolicZero) and jnp.issubdtype(leaves[i].dtype, jnp.inexact)
     ]
-    shares, largest = {}, {}
+    shares, largest, traced = {}, {}, None
     if wanted:
-        shares, largest = _dependent_work(jax.make_jaxpr(lambda *xs: evaluate(momenta, xs))(*leaves).jaxpr)
+        traced = jax.make_jaxpr(lambda *xs: evaluate(momenta, xs))(*leaves)
+        shares, largest = _dependent_work(traced.jaxpr)
         wanted = [i for i in wanted if i in shares]
     expensive = [i for i in wanted if shares[i] > CHEAP_SHARE]
     cheap = [i for i in wanted if shares[i] <= CHEAP_SHARE]
@@ -577,9 +578,9 @@ def _forward_parameter_derivatives_jvp(evaluate, primals, tangents):
         xs, ts = [leaves[i] for i in wanted], [tangents[i] for i in wanted]
         if moving:
             return jax.jvp(jax.checkpoint(lambda q, x: vary(q, x, wanted, False)), (momenta, xs), (t_momenta, ts))
-        out_shape = jax.eval_shape(lambda: evaluate(momenta, leaves)).shape
-        layout = EventLayout(momenta.shape[:-2], ())
-        if all(largest[i] <= layout.blocks * layout.lanes * out_shape[-1] for i in wanted):
+        per_event = EventLayout(momenta.shape[:-2], ())  # padded events, as the kernels pack them
+        outputs = traced.out_avals[0].shape[-1]
+        if all(largest[i] <= per_event.blocks * per_event.lanes * outputs for i in wanted):
             # Only per-event quantities depend on these leaves (FactoredAmplitudes): their
             # linearisation stores a few numbers per event, where recomputing the kernels
             # under jax.checkpoint would double the cost.

@@ -102,6 +102,9 @@ class EventLayout:
         are taken through :meth:`sum_axes` of the tangents (XLA's variadic reduction has no
         transpose rule for reverse mode)."""
         if len(xs) == 1:
+            # JAX turns a one-operand add reduction into reduce_sum, whose loop over the
+            # middle (helicity) axes XLA emits without vectorising the lanes: 3.7× slower
+            # for u u~ > d d~ than the sum of slices.
             return [self.sum_axes(xs[0])]
         xs = tuple(jnp.broadcast_to(jnp.asarray(x), self.full_shape) for x in xs)
         return list(_summed_over_helicities(xs, self))
